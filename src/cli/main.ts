@@ -1,0 +1,101 @@
+/**
+ * `ceneca` command line: `ceneca ask "question" [--json] [--no-analysis] [--max-rows N] [--source ID]`.
+ * Exit codes: 0 complete, 1 the question failed, 2 bad usage or configuration, 130 cancelled (Ctrl-C).
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../core/config';
+import { Engine } from '../core/engine';
+import { defaultEngineSettings } from '../core/pipeline/single';
+import { createProvider, createSources } from '../core/setup';
+import { stopDemoDatabase } from '../core/sources/embedded-demo';
+import { followSession } from './follow';
+import { humanRenderer, jsonRenderer, type Output } from './render';
+
+const USAGE = `Usage:
+  ceneca ask "question" [--json] [--no-analysis] [--max-rows N] [--source ID]... [--config FILE]
+
+Connections: CENECA_PG_URL, or a ceneca.config.json (secrets as \${ENV_VAR}); with none, an embedded demo database.
+Model: OPENAI_API_KEY (+ OPENAI_BASE_URL for any OpenAI-compatible server) or ANTHROPIC_API_KEY
+       (+ ANTHROPIC_BASE_URL); CENECA_MODEL picks the model, CENECA_PROVIDER decides when both keys are set.`;
+
+export async function main(argv: string[], output: Output): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    output.out.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== 'ask') {
+    output.err.write(`ceneca: unknown command "${command}"\n${USAGE}\n`);
+    return 2;
+  }
+  return ask(rest, output);
+}
+
+async function ask(args: string[], output: Output): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        'no-analysis': { type: 'boolean', default: false },
+        'max-rows': { type: 'string' },
+        source: { type: 'string', multiple: true },
+        config: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    output.err.write(`ceneca ask: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const question = positionals.join(' ');
+  const maxRows = values['max-rows'] === undefined ? undefined : Number(values['max-rows']);
+  if (maxRows !== undefined && (!Number.isInteger(maxRows) || maxRows <= 0)) {
+    output.err.write(`ceneca ask: --max-rows must be a positive whole number, not "${values['max-rows']}"\n`);
+    return 2;
+  }
+
+  let config;
+  try {
+    config = loadConfig(process.env, { configPath: values.config });
+  } catch (error) {
+    output.err.write(`ceneca: ${error instanceof ConfigError ? error.message : String(error)}\n`);
+    return 2;
+  }
+  if (!config.provider) {
+    output.err.write(`ceneca: ${config.providerProblem}\n`);
+    return 2;
+  }
+
+  const sources = createSources(config);
+  const engine = new Engine({ sources, llm: createProvider(config.provider), settings: config.settings ?? defaultEngineSettings });
+  if (!values.json && config.connections.length === 0) output.err.write('• no connection configured: using the embedded demo database\n');
+  const started = engine.ask({ question, maxRows, analysis: !values['no-analysis'], sources: values.source });
+  const onInterrupt = (): void => started.session.cancel('cancelled with Ctrl-C');
+  process.once('SIGINT', onInterrupt);
+  try {
+    const terminal = await followSession(started.session, values.json ? jsonRenderer(output) : humanRenderer(output));
+    await started.done;
+    if (terminal.type === 'complete') return 0;
+    return terminal.code === 'cancelled' ? 130 : 1;
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+    await engine.close();
+    await stopDemoDatabase();
+  }
+}
+
+if (require.main === module) {
+  const output: Output = { out: process.stdout, err: process.stderr, interactive: Boolean(process.stderr.isTTY) };
+  main(process.argv.slice(2), output).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      output.err.write(`ceneca: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

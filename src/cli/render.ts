@@ -1,0 +1,147 @@
+/**
+ * Terminal renderers for a session's events. Human mode: progress on stderr, the query as it streams, a result
+ * table and the analysis on stdout. JSON mode: one event per line on stdout and nothing else there.
+ * Every value from a database or a model is stripped of control characters before it reaches a terminal.
+ */
+import type { Writable } from 'node:stream';
+import type { Cell, CenecaEvent, ResultColumn } from '../core/events';
+
+export interface Output {
+  out: Writable;
+  err: Writable;
+  /** stderr is a terminal: progress can redraw one line. */
+  interactive: boolean;
+}
+
+export type Renderer = (event: CenecaEvent) => void | Promise<void>;
+
+/** Writes each event as one JSON line, waiting when stdout's buffer is full (so rows never pile up in memory). */
+export function jsonRenderer(output: Output): Renderer {
+  return (event) => {
+    const ok = output.out.write(`${JSON.stringify(event)}\n`);
+    if (!ok) return new Promise<void>((resolve) => output.out.once('drain', resolve));
+  };
+}
+
+const TABLE_ROWS_SHOWN = 40;
+const CELL_WIDTH = 40;
+
+export function humanRenderer(output: Output): Renderer {
+  const { out, err } = output;
+  let queryOpen = false;
+  let analysisOpen = false;
+  let columns: ResultColumn[] = [];
+  const shownRows: Cell[][] = [];
+  let progressLine = false;
+
+  const note = (text: string): void => {
+    clearProgress();
+    err.write(`${text}\n`);
+  };
+  const progress = (text: string): void => {
+    if (!output.interactive) return;
+    err.write(`\r\x1b[2K${text}`);
+    progressLine = true;
+  };
+  const clearProgress = (): void => {
+    if (progressLine) err.write('\r\x1b[2K');
+    progressLine = false;
+  };
+  const closeQuery = (): void => {
+    if (queryOpen) out.write('\n```\n');
+    queryOpen = false;
+  };
+
+  return (event) => {
+    switch (event.type) {
+      case 'classifying':
+        progress(`… ${clean(event.message)}`);
+        break;
+      case 'databases_selected':
+        note(`✓ source: ${event.databases.map((d) => `${clean(d.id)} (${clean(d.reason)})`).join(', ')}`);
+        break;
+      case 'schema_loading':
+        progress(`… loading the schema of ${clean(event.source)}: ${Math.round(event.fraction * 100)}%`);
+        break;
+      case 'schema_chunks':
+        note(`✓ schema: ${event.chunks.map((c) => `${clean(c.name)} ${c.score.toFixed(2)}`).join(', ') || 'no tables found'}`);
+        break;
+      case 'status':
+        note(`• ${clean(event.message)}`);
+        break;
+      case 'partial_query':
+        if (!queryOpen) {
+          clearProgress();
+          out.write('```sql\n');
+          queryOpen = true;
+        }
+        out.write(clean(event.delta, true));
+        break;
+      case 'query_complete':
+        closeQuery();
+        break;
+      case 'query_validated':
+        note(event.ok ? '✓ query is read-only and valid' : `✗ query refused: ${event.problems.map((p) => clean(p)).join('; ')}`);
+        break;
+      case 'execution_started':
+        progress('… running the query');
+        break;
+      case 'partial_results':
+        if (event.columns) columns = event.columns;
+        if (shownRows.length < TABLE_ROWS_SHOWN) shownRows.push(...event.rows.slice(0, TABLE_ROWS_SHOWN - shownRows.length));
+        progress(`… ${event.offset + event.rows.length} rows`);
+        break;
+      case 'result_complete':
+        clearProgress();
+        out.write(formatTable(columns, shownRows));
+        out.write(`${event.rowCount} row(s)${event.truncated ? ` — truncated at ${event.rowCount}` : ''} in ${event.elapsedMs} ms\n\n`);
+        columns = [];
+        shownRows.length = 0;
+        break;
+      case 'analysis_chunk':
+        analysisOpen = true;
+        out.write(clean(event.text, true));
+        break;
+      case 'analysis_complete':
+        if (analysisOpen) out.write('\n');
+        analysisOpen = false;
+        break;
+      case 'error':
+        closeQuery();
+        note(`${event.recoverable ? '! ' : '✗ '}${event.code}: ${clean(event.message)}${event.suggestion ? `\n  suggestion: ${clean(event.suggestion)}` : ''}`);
+        break;
+      case 'complete':
+        note(`✓ done: ${event.summary.rowCount} row(s) from ${event.summary.sources.map((s) => clean(s)).join(', ')} in ${event.summary.elapsedMs} ms${event.summary.usage ? `; tokens ${event.summary.usage.inputTokens} in / ${event.summary.usage.outputTokens} out` : ''}`);
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+/** Removes terminal control sequences and control characters (a hostile cell must not drive the terminal). */
+export function clean(text: string, keepNewlines = false): string {
+  const withoutEscapes = text.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b./g, '');
+  return keepNewlines
+    ? withoutEscapes.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '')
+    : withoutEscapes.replace(/[\x00-\x1f\x7f-\x9f]/g, ' ');
+}
+
+export function formatTable(columns: readonly ResultColumn[], rows: readonly Cell[][]): string {
+  if (columns.length === 0) return '(no columns)\n';
+  const cells = rows.map((row) => columns.map((_, i) => formatCell(row[i])));
+  const widths = columns.map((c, i) => Math.min(CELL_WIDTH, Math.max(clean(c.name).length, ...cells.map((r) => r[i]!.length))));
+  const line = (values: string[]): string => values.map((v, i) => v.padEnd(widths[i]!)).join(' │ ');
+  const header = line(columns.map((c) => truncate(clean(c.name))));
+  const rule = widths.map((w) => '─'.repeat(w)).join('─┼─');
+  return [header, rule, ...cells.map(line)].join('\n') + '\n';
+}
+
+function formatCell(value: Cell | undefined): string {
+  if (value === null || value === undefined) return 'NULL';
+  return truncate(clean(String(value)));
+}
+
+function truncate(text: string): string {
+  return text.length > CELL_WIDTH ? `${text.slice(0, CELL_WIDTH - 1)}…` : text;
+}

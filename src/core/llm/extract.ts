@@ -1,0 +1,84 @@
+/**
+ * Pulls the query out of a model reply while it streams. SQL comes from the first ```sql (or bare ```) fence;
+ * a fence marker split across deltas is handled because the extractor works on the whole text so far and holds
+ * back any tail that could still turn out to be a closing fence.
+ */
+import { parse as parsePartial, Allow } from 'partial-json';
+
+const OPENING_FENCE = /```[ \t]*(sql|postgresql|postgres|psql|pgsql|json|javascript|js)?[ \t]*\r?\n/i;
+
+export class FencedQueryExtractor {
+  private text = '';
+  private emitted = '';
+
+  /** Feeds a delta of the reply; returns the newly visible part of the query (possibly empty). */
+  push(delta: string): string {
+    this.text += delta;
+    const visible = this.visibleQuery();
+    if (visible.length <= this.emitted.length) return '';
+    const fresh = visible.slice(this.emitted.length);
+    this.emitted = visible;
+    return fresh;
+  }
+
+  /** The query text shown so far. */
+  get queryText(): string {
+    return this.emitted;
+  }
+
+  /** The final query once the reply is complete, or undefined when it holds none. */
+  finish(): string | undefined {
+    const body = this.fenceBody();
+    const query = body !== undefined ? stripClosingFence(body.text) : unfencedQuery(this.text);
+    const trimmed = query?.trim();
+    return trimmed ? trimmed : undefined;
+  }
+
+  private fenceBody(): { text: string; closed: boolean } | undefined {
+    const open = OPENING_FENCE.exec(this.text);
+    if (!open) return undefined;
+    const rest = this.text.slice(open.index + open[0].length);
+    const close = rest.indexOf('```');
+    return close >= 0 ? { text: rest.slice(0, close), closed: true } : { text: rest, closed: false };
+  }
+
+  private visibleQuery(): string {
+    const body = this.fenceBody();
+    if (!body) return '';
+    if (body.closed) return body.text.replace(/\s+$/, '');
+    // Hold back trailing backticks: they may be the start of the closing fence.
+    return body.text.replace(/`{1,2}$/, '');
+  }
+}
+
+function stripClosingFence(text: string): string {
+  return text.replace(/`{1,3}\s*$/, '');
+}
+
+/** A reply without a fence counts only when it is a bare statement and nothing else. */
+function unfencedQuery(text: string): string | undefined {
+  const trimmed = text.trim();
+  return /^(select|with|explain|show|values|table)\b/i.test(trimmed) ? trimmed : undefined;
+}
+
+/** Parses JSON that may still be growing; undefined while nothing parseable has arrived. */
+export function parsePartialJson(text: string): unknown {
+  const start = text.search(/[{[]/);
+  if (start < 0) return undefined;
+  try {
+    return parsePartial(text.slice(start), Allow.ALL);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The JSON value of a complete reply: the first ```json fence, else the outermost object in the text. */
+export function extractJson(text: string): unknown {
+  const fenced = /```(?:json)?\s*\n([\s\S]*?)```/i.exec(text);
+  const candidate = fenced ? fenced[1]! : text.slice(Math.max(0, text.search(/[{[]/)));
+  try {
+    return JSON.parse(candidate.trim());
+  } catch {
+    return undefined;
+  }
+}

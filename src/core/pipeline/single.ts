@@ -1,0 +1,383 @@
+/**
+ * The single-database pipeline (DESIGN §2, steps 1–7): classify → schema → generate (streamed) → validate →
+ * execute (streamed rows) → analyse (streamed), with one self-correction round for a query the validator or
+ * the database rejects. The session writes the terminal event from what this returns or throws.
+ */
+import type { Cell, Phase, ResultColumn, TokenUsage } from '../events';
+import { streamCompletion } from '../llm/complete';
+import { extractJson } from '../llm/extract';
+import { analyzePrompt } from '../llm/prompts/analyze';
+import { classifyPrompt } from '../llm/prompts/classify';
+import { correctionPrompt } from '../llm/prompts/nl2sql';
+import { LlmError, type ChatMessage, type CompletionRequest, type LlmProvider } from '../llm/provider';
+import { PipelineError, type CompleteSummary, type Session } from '../session/session';
+import type { RankedTable } from '../schema/types';
+import { QueryExecutionError, StatementTimeoutError, type DataSource } from '../sources/source';
+
+export interface EngineSettings {
+  /** Row cap for one result. */
+  maxRows: number;
+  analysis: boolean;
+  /** How many result rows the analysis prompt may see (the user's choice of what reaches the model). */
+  analysisRows: number;
+  /** Tables retrieved per question. */
+  schemaTables: number;
+  /** EXPLAIN cost above which the user is warned, and above which the query is refused. */
+  softCostLimit: number;
+  hardCostLimit: number;
+}
+
+export const defaultEngineSettings: EngineSettings = {
+  maxRows: 1000,
+  analysis: true,
+  analysisRows: 50,
+  schemaTables: 8,
+  softCostLimit: 1e6,
+  hardCostLimit: 1e9,
+};
+
+export interface QuestionRequest {
+  question: string;
+  /** Restrict to these source ids. */
+  sources?: string[];
+  maxRows?: number;
+  analysis?: boolean;
+  /** Earlier turns, for a follow-up question. */
+  history?: ChatMessage[];
+}
+
+export interface EngineContext {
+  sources: readonly DataSource[];
+  llm: LlmProvider;
+  settings: EngineSettings;
+}
+
+export const MAX_QUESTION_LENGTH = 4000;
+const STEPS: Phase[] = ['classify', 'schema', 'generate', 'validate', 'execute', 'analyze'];
+
+export async function answerQuestion(session: Session, context: EngineContext, request: QuestionRequest): Promise<CompleteSummary> {
+  const started = Date.now();
+  const run = new QuestionRun(session, context, request);
+  const question = checkQuestion(request.question);
+  const source = await run.selectSource(question);
+  const tables = await run.loadSchema(source, question);
+  const result = await run.generateAndExecute(source, question, tables);
+  if (request.analysis ?? context.settings.analysis) await run.analyse(question, result);
+  return {
+    sources: [source.id],
+    rowCount: result.rowCount,
+    elapsedMs: Date.now() - started,
+    truncated: result.truncated,
+    query: result.query,
+    ...(run.usage ? { usage: run.usage } : {}),
+  };
+}
+
+export function checkQuestion(raw: unknown): string {
+  const question = typeof raw === 'string' ? raw.trim() : '';
+  if (!question) {
+    throw new PipelineError('invalid_question', 'the question is empty', 'classify', 'type a question about your data, e.g. "top 10 customers by revenue"');
+  }
+  if (question.length > MAX_QUESTION_LENGTH) {
+    throw new PipelineError(
+      'invalid_question',
+      `the question is ${question.length} characters long; the limit is ${MAX_QUESTION_LENGTH}`,
+      'classify',
+      'shorten the question; put long context in a follow-up',
+    );
+  }
+  return question;
+}
+
+interface ExecutedResult {
+  query: string;
+  columns: ResultColumn[];
+  /** The first rows, kept for the analysis prompt. */
+  sample: Cell[][];
+  rowCount: number;
+  truncated: boolean;
+}
+
+type Attempt = { ok: true; result: ExecutedResult } | { ok: false; phase: Phase; code: 'validation_failed' | 'execution_failed'; problem: string };
+
+class QuestionRun {
+  usage?: TokenUsage;
+  private resultCounter = 0;
+
+  constructor(
+    private readonly session: Session,
+    private readonly context: EngineContext,
+    private readonly request: QuestionRequest,
+  ) {}
+
+  private get signal(): AbortSignal {
+    return this.session.signal;
+  }
+
+  private enter(phase: Phase): void {
+    this.session.phase = phase;
+    const step = STEPS.indexOf(phase) + 1;
+    this.session.emit({ type: 'progress', step, total: STEPS.length, percentage: Math.round(((step - 1) / STEPS.length) * 100) });
+  }
+
+  async selectSource(question: string): Promise<DataSource> {
+    this.session.emit({ type: 'classifying', message: 'choosing the data source for the question' });
+    this.enter('classify');
+    const candidates = this.candidateSources();
+    if (candidates.length === 1) {
+      const only = candidates[0]!;
+      const reason = this.request.sources?.length ? 'chosen by the request' : 'the only configured source';
+      this.session.emit({ type: 'databases_selected', databases: [{ id: only.id, kind: only.kind, reason }] });
+      return only;
+    }
+    return this.classifyWithModel(question, candidates);
+  }
+
+  private candidateSources(): readonly DataSource[] {
+    const { sources } = this.context;
+    if (sources.length === 0) {
+      throw new PipelineError('no_source', 'no data source is configured', 'classify', 'add a connection (CENECA_PG_URL or ceneca.config.json)');
+    }
+    const wanted = this.request.sources;
+    if (!wanted?.length) return sources;
+    const unknown = wanted.filter((id) => !sources.some((s) => s.id === id));
+    if (unknown.length > 0) {
+      throw new PipelineError('no_source', `unknown source id(s): ${unknown.join(', ')}`, 'classify', `configured sources: ${sources.map((s) => s.id).join(', ')}`);
+    }
+    return sources.filter((s) => wanted.includes(s.id));
+  }
+
+  private async classifyWithModel(question: string, candidates: readonly DataSource[]): Promise<DataSource> {
+    const summaries = await Promise.all(
+      candidates.map(async (s) => ({ id: s.id, kind: s.kind, name: s.name, contents: await this.describeSource(s) })),
+    );
+    const reply = await this.complete(classifyPrompt(question, summaries), 'classify');
+    const picks = readClassification(extractJson(reply.text), candidates);
+    if (picks.length === 0) {
+      const fallback = candidates[0]!;
+      this.session.emit({
+        type: 'error',
+        code: 'llm_failed',
+        message: 'the model did not name a configured source for this question',
+        phase: 'classify',
+        recoverable: true,
+        suggestion: 'name the database in the question, or pick one with --source',
+      });
+      this.session.emit({ type: 'databases_selected', databases: [{ id: fallback.id, kind: fallback.kind, reason: 'default source (classification failed)' }] });
+      return fallback;
+    }
+    this.session.emit({ type: 'databases_selected', databases: picks.map(({ source, reason }) => ({ id: source.id, kind: source.kind, reason })) });
+    if (picks.length > 1) {
+      this.session.emit({ type: 'status', phase: 'classify', message: `several sources fit; answering from ${picks[0]!.source.id} (cross-database questions are not available yet)` });
+    }
+    return picks[0]!.source;
+  }
+
+  private async describeSource(source: DataSource): Promise<string> {
+    try {
+      const snapshot = await source.introspect({ signal: this.signal });
+      return snapshot.tables.slice(0, 30).map((t) => t.qualifiedName).join(', ') || 'no tables';
+    } catch {
+      return 'schema not available';
+    }
+  }
+
+  async loadSchema(source: DataSource, question: string): Promise<RankedTable[]> {
+    this.enter('schema');
+    let lastFraction = -1;
+    const onProgress = (fraction: number): void => {
+      const rounded = Math.round(Math.min(1, Math.max(0, fraction)) * 100) / 100;
+      if (rounded <= lastFraction) return;
+      lastFraction = rounded;
+      this.session.emit({ type: 'schema_loading', source: source.id, fraction: rounded });
+    };
+    let snapshot;
+    try {
+      snapshot = await source.introspect({ signal: this.signal, onProgress });
+    } catch (error) {
+      if (this.signal.aborted) throw error;
+      throw new PipelineError('source_unavailable', errorText(error), 'schema', `check the connection settings of "${source.id}" and that the database is reachable`);
+    }
+    onProgress(1);
+    const ranked = source.searchSchema(snapshot, question, this.context.settings.schemaTables);
+    this.session.emit({
+      type: 'schema_chunks',
+      source: source.id,
+      chunks: ranked.map(({ table, score, relevantColumns }) => ({
+        name: table.qualifiedName,
+        kind: table.kind,
+        fields: relevantColumns.map((c) => ({ name: c.name, type: c.type, ...(c.comment ? { note: c.comment } : {}) })),
+        score: Math.min(1, Math.max(0, score)),
+      })),
+    });
+    return ranked;
+  }
+
+  async generateAndExecute(source: DataSource, question: string, tables: RankedTable[]): Promise<ExecutedResult> {
+    const maxRows = this.rowCap();
+    let prompt = source.generationPrompt(question, tables, maxRows, this.request.history);
+    for (let attempt = 1; ; attempt++) {
+      const { reply, query } = await this.generate(source, prompt);
+      const outcome = await this.validateAndExecute(source, query);
+      if (outcome.ok) return outcome.result;
+      if (attempt >= 2) {
+        throw new PipelineError(outcome.code, `the corrected query failed too: ${outcome.problem}`, outcome.phase, 'rephrase the question, or name the tables and columns you mean');
+      }
+      this.session.emit({ type: 'error', code: outcome.code, message: outcome.problem, phase: outcome.phase, recoverable: true });
+      this.session.emit({ type: 'status', phase: 'generate', message: 'asking the model to correct the query' });
+      prompt = correctionPrompt(prompt, reply, outcome.problem);
+    }
+  }
+
+  private rowCap(): number {
+    const requested = this.request.maxRows;
+    return requested !== undefined && Number.isInteger(requested) && requested > 0 ? requested : this.context.settings.maxRows;
+  }
+
+  private async generate(source: DataSource, prompt: CompletionRequest): Promise<{ reply: string; query: string }> {
+    this.enter('generate');
+    const extractor = source.createExtractor();
+    let shown = '';
+    const reply = await this.complete(prompt, 'generate', (delta) => {
+      const fresh = extractor.push(delta);
+      if (!fresh) return;
+      shown += fresh;
+      this.session.emit({ type: 'partial_query', source: source.id, language: source.language, delta: fresh, text: shown });
+    });
+    const query = extractor.finish();
+    if (!query) {
+      const said = reply.text.trim().slice(0, 300) || '(an empty reply)';
+      throw new PipelineError('llm_no_query', `the model's reply contained no query: ${said}`, 'generate', 'rephrase the question so it asks for data from the database');
+    }
+    this.session.emit({ type: 'query_complete', source: source.id, language: source.language, query, ...(reply.usage ? { usage: reply.usage } : {}) });
+    return { reply: reply.text, query };
+  }
+
+  private async validateAndExecute(source: DataSource, generated: string): Promise<Attempt> {
+    this.enter('validate');
+    const validation = await source.validate(generated);
+    this.session.emit({ type: 'query_validated', source: source.id, ok: validation.ok, problems: validation.problems });
+    if (!validation.ok || !validation.query) {
+      return { ok: false, phase: 'validate', code: 'validation_failed', problem: validation.problems.join('; ') || 'the query is not allowed' };
+    }
+    const query = validation.query;
+    try {
+      await this.checkCost(source, query);
+      return { ok: true, result: await this.execute(source, query) };
+    } catch (error) {
+      if (error instanceof QueryExecutionError && error.correctable && !this.signal.aborted) {
+        return { ok: false, phase: 'execute', code: 'execution_failed', problem: `the database rejected the query: ${error.message}` };
+      }
+      throw this.executionFailure(error);
+    }
+  }
+
+  private async checkCost(source: DataSource, query: string): Promise<void> {
+    if (!source.estimateCost) return;
+    const { softCostLimit, hardCostLimit } = this.context.settings;
+    const estimate = await source.estimateCost(query, this.signal);
+    const described = `estimated cost ${Math.round(estimate.cost).toLocaleString('en-US')} (about ${Math.round(estimate.estimatedRows).toLocaleString('en-US')} rows)`;
+    if (estimate.cost > hardCostLimit) {
+      throw new PipelineError('cost_refused', `the query looks too expensive to run: ${described}, above the limit of ${hardCostLimit.toLocaleString('en-US')}`, 'validate', 'narrow the question (a date range, a filter, a LIMIT), or raise the hard cost limit in the settings');
+    }
+    if (estimate.cost > softCostLimit) {
+      this.session.emit({ type: 'status', phase: 'validate', message: `this query may be slow: ${described}` });
+    }
+  }
+
+  private async execute(source: DataSource, query: string): Promise<ExecutedResult> {
+    this.enter('execute');
+    const started = Date.now();
+    const cap = this.rowCap();
+    const resultId = `${source.id}:${++this.resultCounter}`;
+    const sampleLimit = this.context.settings.analysisRows;
+    this.session.emit({ type: 'execution_started', source: source.id });
+    let columns: ResultColumn[] = [];
+    const sample: Cell[][] = [];
+    let rowCount = 0;
+    let truncated = false;
+    // One row past the cap tells whether the result was cut.
+    for await (const batch of source.execute(query, { maxRows: cap + 1, signal: this.signal })) {
+      let rows = batch.rows;
+      if (rowCount + rows.length > cap) {
+        truncated = true;
+        rows = rows.slice(0, cap - rowCount);
+      }
+      if (batch.columns) columns = batch.columns;
+      if (sample.length < sampleLimit) sample.push(...rows.slice(0, sampleLimit - sample.length));
+      if (rows.length > 0 || batch.columns) {
+        this.session.emit({ type: 'partial_results', source: source.id, resultId, ...(batch.columns ? { columns: batch.columns } : {}), rows, offset: rowCount });
+      }
+      rowCount += rows.length;
+    }
+    this.session.emit({ type: 'result_complete', source: source.id, resultId, rowCount, truncated, elapsedMs: Date.now() - started });
+    return { query, columns, sample, rowCount, truncated };
+  }
+
+  private executionFailure(error: unknown): unknown {
+    if (this.signal.aborted || error instanceof PipelineError) return error;
+    if (error instanceof StatementTimeoutError) {
+      return new PipelineError('statement_timeout', error.message, 'execute', 'add filters or a date range to the question, or raise the statement timeout in the settings');
+    }
+    if (error instanceof QueryExecutionError) return new PipelineError('execution_failed', `the database rejected the query: ${error.message}`, 'execute');
+    return new PipelineError('source_unavailable', errorText(error), 'execute', 'check that the database is reachable');
+  }
+
+  async analyse(question: string, result: ExecutedResult): Promise<void> {
+    this.enter('analyze');
+    const prompt = analyzePrompt({
+      question,
+      query: result.query,
+      columns: result.columns.map((c) => c.name),
+      rows: result.sample,
+      rowCount: result.rowCount,
+      truncated: result.truncated,
+    });
+    try {
+      const reply = await this.complete(prompt, 'analyze', (delta) => this.session.emit({ type: 'analysis_chunk', text: delta }));
+      this.session.emit({ type: 'analysis_complete', text: reply.text, ...(reply.usage ? { usage: reply.usage } : {}) });
+    } catch (error) {
+      if (this.signal.aborted) throw error;
+      // The rows are already delivered; a failed analysis is reported and the question still completes.
+      this.session.emit({ type: 'error', code: 'analysis_failed', message: errorText(error), phase: 'analyze', recoverable: true, suggestion: 'the result above is complete; ask again for an analysis' });
+    }
+  }
+
+  /** Every model call of the pipeline goes through here: streaming, retries before the first token, usage. */
+  private async complete(prompt: CompletionRequest, phase: Phase, onText?: (delta: string) => void): Promise<{ text: string; usage?: TokenUsage }> {
+    try {
+      const result = await streamCompletion(this.context.llm, prompt, this.signal, {
+        onText,
+        onRetry: (attempt, delayMs, error) =>
+          this.session.emit({ type: 'status', phase, message: `the model is unavailable (${error.message}); retry ${attempt} in ${Math.round(delayMs / 100) / 10} s` }),
+      });
+      if (result.usage) this.addUsage(result.usage);
+      return result;
+    } catch (error) {
+      if (this.signal.aborted) throw error;
+      if (phase === 'analyze') throw error;
+      const message = error instanceof LlmError ? error.message : errorText(error);
+      throw new PipelineError('llm_failed', message, phase, `check the model settings (${this.context.llm.name}, model ${this.context.llm.model}) and that the model server is reachable`);
+    }
+  }
+
+  private addUsage(usage: TokenUsage): void {
+    this.usage = { inputTokens: (this.usage?.inputTokens ?? 0) + usage.inputTokens, outputTokens: (this.usage?.outputTokens ?? 0) + usage.outputTokens };
+  }
+}
+
+function readClassification(value: unknown, candidates: readonly DataSource[]): Array<{ source: DataSource; reason: string }> {
+  const list = (value as { databases?: unknown } | undefined)?.databases;
+  if (!Array.isArray(list)) return [];
+  const picks: Array<{ source: DataSource; reason: string }> = [];
+  for (const entry of list as unknown[]) {
+    const { id, reason } = (entry ?? {}) as { id?: unknown; reason?: unknown };
+    const source = candidates.find((s) => s.id === id);
+    if (source && !picks.some((p) => p.source === source)) picks.push({ source, reason: typeof reason === 'string' && reason ? reason : 'chosen by the model' });
+  }
+  return picks;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

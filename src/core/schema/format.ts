@@ -1,0 +1,27 @@
+/** Schema text as the model sees it: compact, one line per column, keys and comments kept (they help the most). */
+import type { RankedTable } from './types';
+
+export function formatSchemaForPrompt(tables: readonly RankedTable[]): string {
+  return tables.map(formatTable).join('\n\n');
+}
+
+function formatTable({ table, relevantColumns }: RankedTable): string {
+  const rows = table.rowEstimate >= 0 ? ` (~${table.rowEstimate} rows)` : '';
+  const header = `${table.kind} ${table.qualifiedName}${rows}${table.comment ? ` -- ${oneLine(table.comment)}` : ''}`;
+  const columns = relevantColumns.map((column) => {
+    const marks = [
+      column.isPrimaryKey ? 'PK' : '',
+      column.references ? `FK -> ${column.references.table}.${column.references.column}` : '',
+      column.nullable ? '' : 'NOT NULL',
+    ].filter(Boolean);
+    const comment = column.comment ? ` -- ${oneLine(column.comment)}` : '';
+    return `  ${column.name} ${column.type}${marks.length ? ` ${marks.join(' ')}` : ''}${comment}`;
+  });
+  const hidden = table.columns.length - relevantColumns.length;
+  if (hidden > 0) columns.push(`  … ${hidden} more column(s) not shown`);
+  return [header, ...columns].join('\n');
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().slice(0, 300);
+}

@@ -1,0 +1,26 @@
+/** Builds the engine's parts from configuration: the model provider and one source per connection. */
+import type { CenecaConfig, ConnectionConfig, ProviderConfig } from './config';
+import { AnthropicProvider } from './llm/anthropic';
+import { OpenAIProvider } from './llm/openai';
+import type { LlmProvider } from './llm/provider';
+import { createDemoSource } from './sources/embedded-demo';
+import { PostgresSource } from './sources/postgres';
+import type { DataSource } from './sources/source';
+
+export function createProvider(config: ProviderConfig): LlmProvider {
+  return config.provider === 'anthropic' ? new AnthropicProvider(config) : new OpenAIProvider(config);
+}
+
+export function createSource(connection: ConnectionConfig): DataSource {
+  switch (connection.kind) {
+    case 'postgres':
+      return new PostgresSource({ id: connection.id, name: connection.name, connection: connection.url, statementTimeoutMs: connection.statementTimeoutMs });
+    default:
+      throw new Error(`connection ${connection.id}: ${connection.kind} sources are not available yet`);
+  }
+}
+
+/** The configured sources; the embedded demo database only when nothing else is configured. */
+export function createSources(config: CenecaConfig): DataSource[] {
+  return config.connections.length > 0 ? config.connections.map(createSource) : [createDemoSource()];
+}

@@ -1,0 +1,88 @@
+/**
+ * The one interface every data source implements (DESIGN §1). A source never calls the model: it introspects,
+ * supplies its prompt and schema text, extracts and validates the model's query, and executes it as a stream of
+ * row batches. The pipeline does everything else.
+ */
+import type { Cell, QueryLanguage, ResultColumn, SourceKind } from '../events';
+import type { CompletionRequest, ChatMessage } from '../llm/provider';
+import type { RankedTable, SchemaSnapshot } from '../schema/types';
+
+export interface QueryValidation {
+  ok: boolean;
+  problems: string[];
+  /** The query to run, normalised (e.g. trailing semicolons removed). */
+  query?: string;
+}
+
+export interface CostEstimate {
+  /** The database's own cost units. */
+  cost: number;
+  estimatedRows: number;
+}
+
+export interface RowBatch {
+  /** Present on the first batch and whenever the column list grows. */
+  columns?: ResultColumn[];
+  rows: Cell[][];
+}
+
+export interface ExecuteOptions {
+  maxRows: number;
+  signal: AbortSignal;
+}
+
+export interface QueryStreamingExtractor {
+  /** Feeds a delta of the model's reply; returns the newly visible query text. */
+  push(delta: string): string;
+  /** The final query when the reply is complete; undefined when it holds none. */
+  finish(): string | undefined;
+}
+
+export interface IntrospectOptions {
+  refresh?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (fraction: number) => void;
+}
+
+export interface DataSource {
+  readonly id: string;
+  readonly kind: SourceKind;
+  readonly name: string;
+  readonly language: QueryLanguage;
+  /** Cached after the first call; `refresh` reloads. */
+  introspect(options?: IntrospectOptions): Promise<SchemaSnapshot>;
+  /** Ranks tables for a question (best first). */
+  searchSchema(snapshot: SchemaSnapshot, question: string, limit: number): RankedTable[];
+  /** The query-generation prompt for this source's language. */
+  generationPrompt(question: string, tables: RankedTable[], maxRows: number, history?: ChatMessage[]): CompletionRequest;
+  createExtractor(): QueryStreamingExtractor;
+  validate(query: string): Promise<QueryValidation>;
+  /** Optional cost estimate before running (EXPLAIN for SQL). */
+  estimateCost?(query: string, signal: AbortSignal): Promise<CostEstimate>;
+  /** Streams the result; cancelling `signal` stops the statement on the server and closes the cursor. */
+  execute(query: string, options: ExecuteOptions): AsyncIterable<RowBatch>;
+  /** Checks the connection works (for "Test Connection"). */
+  ping(signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A database error worth one self-correction round (wrong column, bad syntax the parser let through, …). */
+export class QueryExecutionError extends Error {
+  constructor(
+    message: string,
+    /** The database's own error code (SQLSTATE for Postgres). */
+    readonly dbCode: string | undefined,
+    readonly correctable: boolean,
+  ) {
+    super(message);
+    this.name = 'QueryExecutionError';
+  }
+}
+
+/** The statement ran past its time limit on the server. */
+export class StatementTimeoutError extends Error {
+  constructor(readonly limitMs: number) {
+    super(`the query ran longer than the statement timeout (${limitMs} ms) and was stopped by the database`);
+    this.name = 'StatementTimeoutError';
+  }
+}

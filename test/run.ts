@@ -1,0 +1,49 @@
+/**
+ * `npm test`: provisions what the suites need (a throwaway PostgreSQL cluster unless CENECA_PG_URL is set), runs
+ * mocha, stops everything it started, and ends with a plain "N passed, N failed" summary line.
+ */
+import Mocha from 'mocha';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startPgCluster, type PgCluster } from './support/pg-cluster';
+
+async function main(): Promise<number> {
+  let cluster: PgCluster | undefined;
+  if (process.env.CENECA_PG_URL) {
+    process.env.CENECA_TEST_PG_URL = process.env.CENECA_PG_URL;
+  } else {
+    cluster = await startPgCluster((line) => console.log(`[test] ${line}`));
+    process.env.CENECA_TEST_PG_URL = cluster.url;
+  }
+  const stop = (): void => void cluster?.stop().finally(() => process.exit(130));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const options = JSON.parse(readFileSync('.mocharc.json', 'utf8')) as { timeout: number };
+    const mocha = new Mocha({ timeout: options.timeout, reporter: 'spec', grep: process.env.TEST_GREP });
+    const filter = process.argv.slice(2);
+    for (const file of testFiles(['test/unit', 'test/integration'])) {
+      if (filter.length === 0 || filter.some((f) => file.includes(f))) mocha.addFile(file);
+    }
+    await mocha.loadFilesAsync();
+    const stats = await new Promise<Mocha.Stats>((resolve) => {
+      const runner = mocha.run(() => resolve(runner.stats!));
+    });
+    console.log(`\n${stats.passes} passed, ${stats.failures} failed, ${stats.pending} skipped`);
+    return stats.failures > 0 || stats.tests === 0 ? 1 : 0;
+  } finally {
+    await cluster?.stop();
+  }
+}
+
+function testFiles(dirs: string[]): string[] {
+  return dirs.flatMap((dir) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.test.ts')).map((f) => join(dir, f))).sort();
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.stack : error);
+    process.exit(1);
+  },
+);

@@ -62,7 +62,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const DEFAULT_MODELS = { openai: 'gpt-4.1-mini', anthropic: 'claude-sonnet-4-5' } as const;
+export const DEFAULT_MODELS = { openai: 'gpt-4.1-mini', anthropic: 'claude-sonnet-5' } as const;
 
 export const PROVIDER_VARIABLES = 'OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible local server), or ANTHROPIC_API_KEY; optionally CENECA_MODEL and CENECA_PROVIDER';
 

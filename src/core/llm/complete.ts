@@ -43,6 +43,8 @@ export async function streamCompletion(
         text += chunk.text;
         hooks.onText?.(chunk.text, text);
       }
+      // Both SDKs end the iteration quietly when the signal aborts: a cut-off reply must not pass as complete.
+      if (signal.aborted) throw signal.reason;
       return { text, usage };
     } catch (error) {
       if (signal.aborted) throw signal.reason ?? error;

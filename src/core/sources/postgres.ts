@@ -110,6 +110,8 @@ export class PostgresSource implements DataSource {
     try {
       await client.query('BEGIN READ ONLY');
       await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(this.statementTimeoutMs))}`);
+      // Type names are read before the cursor opens: while it is open, this connection can run nothing else.
+      await this.loadTypeNames(client);
       const cursor = client.query(new Cursor(query, [], { rowMode: 'array', types: CELL_TYPES }));
       let delivered = 0;
       let columns: ResultColumn[] | undefined;
@@ -118,7 +120,7 @@ export class PostgresSource implements DataSource {
         const { rows, fields } = await readBatch(cursor, size);
         if (signal.aborted) throw signal.reason;
         const firstBatch = columns === undefined;
-        if (firstBatch) columns = await this.describeColumns(client, fields);
+        if (firstBatch) columns = await this.describeColumns(pool, fields);
         if (rows.length === 0 && !firstBatch) break;
         delivered += rows.length;
         yield firstBatch ? { columns, rows } : { rows };
@@ -227,10 +229,18 @@ export class PostgresSource implements DataSource {
     }
   }
 
-  private async describeColumns(client: pg.PoolClient, fields: readonly pg.FieldDef[]): Promise<ResultColumn[]> {
+  /** All type names once per source (a few hundred rows), so describing a result needs no round trip. */
+  private async loadTypeNames(client: pg.PoolClient): Promise<void> {
+    if (this.typeNames.size > 0) return;
+    const result = await client.query<{ oid: number; name: string }>('SELECT oid::int AS oid, format_type(oid, NULL) AS name FROM pg_type');
+    for (const row of result.rows) this.typeNames.set(row.oid, row.name);
+  }
+
+  private async describeColumns(pool: pg.Pool, fields: readonly pg.FieldDef[]): Promise<ResultColumn[]> {
     const unknown = [...new Set(fields.map((f) => f.dataTypeID).filter((oid) => !this.typeNames.has(oid)))];
     if (unknown.length > 0) {
-      const result = await client.query<{ oid: number; name: string }>('SELECT oid::int AS oid, format_type(oid, NULL) AS name FROM pg_type WHERE oid = ANY($1::oid[])', [unknown]);
+      // A type created since the names were loaded; asked on another connection (this one is busy with the cursor).
+      const result = await pool.query<{ oid: number; name: string }>('SELECT oid::int AS oid, format_type(oid, NULL) AS name FROM pg_type WHERE oid = ANY($1::oid[])', [unknown]);
       for (const row of result.rows) this.typeNames.set(row.oid, row.name);
     }
     return fields.map((f) => ({ name: f.name, type: this.typeNames.get(f.dataTypeID) ?? `oid ${f.dataTypeID}` }));

@@ -31,6 +31,7 @@ const fileSchema = z.object({
       maxRows: z.number().int().positive().optional(),
       analysis: z.boolean().optional(),
       analysisRows: z.number().int().nonnegative().optional(),
+      sampleValues: z.boolean().optional(),
       schemaTables: z.number().int().positive().optional(),
       softCostLimit: z.number().positive().optional(),
       hardCostLimit: z.number().positive().optional(),

@@ -99,6 +99,21 @@ describe('single-database pipeline on a real PostgreSQL server', function () {
     // Schema text reached the model inside a data block, and the question after it.
     const generation = openai.requests.find((r) => r.text.includes('Question: Who are our top 10'))!;
     assert.match(generation.text, /<data kind="schema">[\s\S]*table customers[\s\S]*<\/data>/);
+    assert.match(generation.text, /status text[^\n]*common values: [^\n]*"cancelled"/, 'sample values of low-cardinality columns reach the model');
+  });
+
+  it('keeps sample values out of the prompt when the user chose schema only', async () => {
+    const schemaOnly = makeEngine([postgresSource(url)], openAIProvider(openai), { sampleValues: false, analysis: false });
+    openai.push({ match: /Question: Schema only please/, text: sqlReply('SELECT count(*) AS n FROM orders') });
+    try {
+      const events = await askAndCollect(schemaOnly, { question: 'Schema only please: how many orders?' });
+      assert.equal(terminal(events).type, 'complete');
+      const generation = openai.requests.find((r) => r.text.includes('Question: Schema only please'))!;
+      assert.match(generation.text, /status text/);
+      assert.doesNotMatch(generation.text, /common values/);
+    } finally {
+      await schemaOnly.close();
+    }
   });
 
   it('works the same through the Anthropic SDK', async () => {

@@ -18,8 +18,10 @@ export interface EngineSettings {
   /** Row cap for one result. */
   maxRows: number;
   analysis: boolean;
-  /** How many result rows the analysis prompt may see (the user's choice of what reaches the model). */
+  /** How many result rows the analysis prompt may see (the user's choice of what reaches the model; 0 = none). */
   analysisRows: number;
+  /** Whether the most common values of low-cardinality columns go into the generation prompt with the schema. */
+  sampleValues: boolean;
   /** Tables retrieved per question. */
   schemaTables: number;
   /** EXPLAIN cost above which the user is warned, and above which the query is refused. */
@@ -31,6 +33,7 @@ export const defaultEngineSettings: EngineSettings = {
   maxRows: 1000,
   analysis: true,
   analysisRows: 50,
+  sampleValues: true,
   schemaTables: 8,
   softCostLimit: 1e6,
   hardCostLimit: 1e9,
@@ -215,7 +218,7 @@ class QuestionRun {
 
   async generateAndExecute(source: DataSource, question: string, tables: RankedTable[]): Promise<ExecutedResult> {
     const maxRows = this.rowCap();
-    let prompt = source.generationPrompt(question, tables, maxRows, this.request.history);
+    let prompt = source.generationPrompt({ question, tables, maxRows, includeSampleValues: this.context.settings.sampleValues, history: this.request.history });
     for (let attempt = 1; ; attempt++) {
       const { reply, query } = await this.generate(source, prompt);
       const outcome = await this.validateAndExecute(source, query);

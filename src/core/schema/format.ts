@@ -1,11 +1,16 @@
 /** Schema text as the model sees it: compact, one line per column, keys and comments kept (they help the most). */
 import type { RankedTable } from './types';
 
-export function formatSchemaForPrompt(tables: readonly RankedTable[]): string {
-  return tables.map(formatTable).join('\n\n');
+export interface SchemaTextOptions {
+  /** Include the most common values of low-cardinality columns (the user's choice of what reaches the model). */
+  sampleValues: boolean;
 }
 
-function formatTable({ table, relevantColumns }: RankedTable): string {
+export function formatSchemaForPrompt(tables: readonly RankedTable[], options: SchemaTextOptions): string {
+  return tables.map((table) => formatTable(table, options)).join('\n\n');
+}
+
+function formatTable({ table, relevantColumns }: RankedTable, options: SchemaTextOptions): string {
   const rows = table.rowEstimate >= 0 ? ` (~${table.rowEstimate} rows)` : '';
   const header = `${table.kind} ${table.qualifiedName}${rows}${table.comment ? ` -- ${oneLine(table.comment)}` : ''}`;
   const columns = relevantColumns.map((column) => {
@@ -15,7 +20,8 @@ function formatTable({ table, relevantColumns }: RankedTable): string {
       column.nullable ? '' : 'NOT NULL',
     ].filter(Boolean);
     const comment = column.comment ? ` -- ${oneLine(column.comment)}` : '';
-    return `  ${column.name} ${column.type}${marks.length ? ` ${marks.join(' ')}` : ''}${comment}`;
+    const samples = options.sampleValues && column.sampleValues?.length ? ` [common values: ${column.sampleValues.map((v) => JSON.stringify(oneLine(v))).join(', ')}]` : '';
+    return `  ${column.name} ${column.type}${marks.length ? ` ${marks.join(' ')}` : ''}${comment}${samples}`;
   });
   const hidden = table.columns.length - relevantColumns.length;
   if (hidden > 0) columns.push(`  … ${hidden} more column(s) not shown`);

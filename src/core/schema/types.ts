@@ -8,6 +8,8 @@ export interface ColumnInfo {
   isPrimaryKey: boolean;
   /** Set when the column is (the single-column part of) a foreign key. */
   references?: { table: string; column: string };
+  /** The most common values of a low-cardinality column (from the planner's statistics), when known. */
+  sampleValues?: string[];
 }
 
 export interface ForeignKey {

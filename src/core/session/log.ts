@@ -23,6 +23,20 @@ export class LogClosedError extends Error {
   }
 }
 
+export interface SessionLogOptions {
+  clock?: () => number;
+  /**
+   * How many events the log holds. Beyond it the oldest events leave — but only those every live subscriber has
+   * already received, so a subscriber never loses an event; a later resume from before them is refused.
+   */
+  retainEvents?: number;
+}
+
+/** Where one live subscriber has got to; the log never evicts past the slowest. */
+interface SubscriberPosition {
+  delivered: number;
+}
+
 export class SessionLog {
   private readonly entries: CenecaEvent[] = [];
   /** Id of `entries[0]`; rises when old entries leave the log. */
@@ -30,11 +44,17 @@ export class SessionLog {
   private lastTs = 0;
   private terminal = false;
   private wakeSubscribers: Array<() => void> = [];
+  private readonly live = new Set<SubscriberPosition>();
+  private readonly clock: () => number;
+  private readonly retainEvents: number;
 
   constructor(
     readonly sessionId: string,
-    private readonly clock: () => number = Date.now,
-  ) {}
+    options: SessionLogOptions = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.retainEvents = options.retainEvents ?? Number.POSITIVE_INFINITY;
+  }
 
   get lastId(): number {
     return this.firstId + this.entries.length - 1;
@@ -55,8 +75,20 @@ export class SessionLog {
     const event = { ...payload, v: EVENT_VERSION, session: this.sessionId, id: this.lastId + 1, ts: this.lastTs } as CenecaEvent;
     this.entries.push(event);
     if (isTerminal(event)) this.terminal = true;
+    this.evict();
     this.wake();
     return event;
+  }
+
+  private evict(): void {
+    const excess = this.entries.length - this.retainEvents;
+    if (excess <= 0) return;
+    let slowest = this.lastId;
+    for (const position of this.live) slowest = Math.min(slowest, position.delivered);
+    const removable = Math.min(excess, slowest - this.firstId + 1);
+    if (removable <= 0) return;
+    this.entries.splice(0, removable);
+    this.firstId += removable;
   }
 
   /** The events still held, oldest first. */
@@ -82,17 +114,22 @@ export class SessionLog {
   }
 
   private async *follow(afterId: number, signal?: AbortSignal): AsyncIterableIterator<CenecaEvent> {
-    let cursor = afterId;
-    while (!signal?.aborted) {
-      if (cursor < this.lastId) {
-        this.checkResumable(cursor);
-        const event = this.entries[cursor + 1 - this.firstId]!;
-        cursor = event.id;
-        yield event;
-        continue;
+    const position: SubscriberPosition = { delivered: afterId };
+    this.checkResumable(afterId);
+    this.live.add(position);
+    try {
+      while (!signal?.aborted) {
+        if (position.delivered < this.lastId) {
+          const event = this.entries[position.delivered + 1 - this.firstId]!;
+          yield event;
+          position.delivered = event.id;
+          continue;
+        }
+        if (this.terminal) return;
+        await this.nextAppend(signal);
       }
-      if (this.terminal) return;
-      await this.nextAppend(signal);
+    } finally {
+      this.live.delete(position);
     }
   }
 

@@ -7,7 +7,7 @@ import Cursor from 'pg-cursor';
 import type { Cell, ResultColumn } from '../events';
 import { FencedQueryExtractor } from '../llm/extract';
 import { nl2sqlPrompt } from '../llm/prompts/nl2sql';
-import type { ChatMessage, CompletionRequest } from '../llm/provider';
+import type { CompletionRequest } from '../llm/provider';
 import { formatSchemaForPrompt } from '../schema/format';
 import { searchSchema } from '../schema/search';
 import type { ColumnInfo, ForeignKey, RankedTable, SchemaSnapshot, TableInfo } from '../schema/types';
@@ -18,6 +18,7 @@ import {
   type CostEstimate,
   type DataSource,
   type ExecuteOptions,
+  type GenerationInput,
   type IntrospectOptions,
   type QueryStreamingExtractor,
   type QueryValidation,
@@ -76,8 +77,9 @@ export class PostgresSource implements DataSource {
     return searchSchema(snapshot.tables, question, { limit });
   }
 
-  generationPrompt(question: string, tables: RankedTable[], maxRows: number, history?: ChatMessage[]): CompletionRequest {
-    return nl2sqlPrompt({ question, schemaText: formatSchemaForPrompt(tables), dialect: 'PostgreSQL', maxRows, history });
+  generationPrompt(input: GenerationInput): CompletionRequest {
+    const schemaText = formatSchemaForPrompt(input.tables, { sampleValues: input.includeSampleValues });
+    return nl2sqlPrompt({ question: input.question, schemaText, dialect: 'PostgreSQL', maxRows: input.maxRows, history: input.history });
   }
 
   createExtractor(): QueryStreamingExtractor {
@@ -188,8 +190,9 @@ export class PostgresSource implements DataSource {
       const columns = await client.query<ColumnRow>(COLUMNS_SQL, [oids]);
       onProgress(0.9);
       const constraints = await client.query<ConstraintRow>(CONSTRAINTS_SQL, [oids]);
+      const samples = await client.query<SampleRow>(SAMPLES_SQL, [oids]);
       onProgress(1);
-      return { source: this.id, tables: assembleTables(relations.rows, columns.rows, constraints.rows), loadedAt: Date.now() };
+      return { source: this.id, tables: assembleTables(relations.rows, columns.rows, constraints.rows, samples.rows), loadedAt: Date.now() };
     } catch (error) {
       throw new Error(`could not read the schema of ${this.name}: ${errorMessage(error)}`);
     } finally {
@@ -370,6 +373,23 @@ SELECT con.conrelid::int AS relid, con.contype::text AS kind, con.confrelid::int
 FROM pg_constraint con
 WHERE con.contype IN ('p', 'f') AND con.conrelid = ANY($1::oid[])`;
 
+/**
+ * Most common values of low-cardinality columns, from the planner's statistics (no table scan). pg_stats only
+ * shows columns the user may read.
+ */
+const SAMPLES_SQL = `
+SELECT c.oid::int AS relid, s.attname::text AS name, array_to_json(s.most_common_vals) AS vals
+FROM pg_stats s
+JOIN pg_namespace n ON n.nspname = s.schemaname
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
+WHERE c.oid = ANY($1::oid[]) AND s.most_common_vals IS NOT NULL AND s.n_distinct BETWEEN 1 AND 25`;
+
+interface SampleRow {
+  relid: number;
+  name: string;
+  vals: unknown;
+}
+
 interface RelationRow {
   oid: number;
   schema: string;
@@ -393,7 +413,7 @@ interface ConstraintRow {
   refcolumns: string[];
 }
 
-function assembleTables(relations: RelationRow[], columns: ColumnRow[], constraints: ConstraintRow[]): TableInfo[] {
+function assembleTables(relations: RelationRow[], columns: ColumnRow[], constraints: ConstraintRow[], samples: SampleRow[]): TableInfo[] {
   const byOid = new Map<number, TableInfo>();
   for (const r of relations) {
     byOid.set(r.oid, {
@@ -428,6 +448,12 @@ function assembleTables(relations: RelationRow[], columns: ColumnRow[], constrai
       const column = table.columns.find((c) => c.name === name);
       if (column && !column.references) column.references = { table: target.qualifiedName, column: con.refcolumns[i] ?? '' };
     });
+  }
+  for (const sample of samples) {
+    const column = byOid.get(sample.relid)?.columns.find((c) => c.name === sample.name);
+    if (column && Array.isArray(sample.vals)) {
+      column.sampleValues = sample.vals.slice(0, 12).map((v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v)).slice(0, 80));
+    }
   }
   return [...byOid.values()];
 }

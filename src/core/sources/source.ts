@@ -44,6 +44,16 @@ export interface IntrospectOptions {
   onProgress?: (fraction: number) => void;
 }
 
+export interface GenerationInput {
+  question: string;
+  tables: RankedTable[];
+  maxRows: number;
+  /** Whether sample values may reach the model (the user's choice). */
+  includeSampleValues: boolean;
+  /** Earlier turns, for a follow-up question. */
+  history?: ChatMessage[];
+}
+
 export interface DataSource {
   readonly id: string;
   readonly kind: SourceKind;
@@ -54,7 +64,7 @@ export interface DataSource {
   /** Ranks tables for a question (best first). */
   searchSchema(snapshot: SchemaSnapshot, question: string, limit: number): RankedTable[];
   /** The query-generation prompt for this source's language. */
-  generationPrompt(question: string, tables: RankedTable[], maxRows: number, history?: ChatMessage[]): CompletionRequest;
+  generationPrompt(input: GenerationInput): CompletionRequest;
   createExtractor(): QueryStreamingExtractor;
   validate(query: string): Promise<QueryValidation>;
   /** Optional cost estimate before running (EXPLAIN for SQL). */

@@ -221,6 +221,19 @@ describe('single-database pipeline on a real PostgreSQL server', function () {
     assert.deepEqual(running, [], 'the cancelled statement is gone from pg_stat_activity');
   });
 
+  it('runs EXPLAIN and SHOW statements as they are (no cost check wraps them)', async () => {
+    openai.push(
+      { match: /Question: Explain the count/, text: sqlReply('EXPLAIN SELECT count(*) FROM orders') },
+      { match: /Question: What is the timeout/, text: sqlReply('SHOW statement_timeout') },
+    );
+    const explained = await askAndCollect(engine, { question: 'Explain the count of orders', analysis: false });
+    assert.equal(terminal(explained).type, 'complete');
+    assert.match(String(ofType(explained, 'partial_results')[0]!.rows[0]![0]), /Aggregate/);
+    const shown = await askAndCollect(engine, { question: 'What is the timeout?', analysis: false });
+    assert.equal(terminal(shown).type, 'complete');
+    assert.deepEqual(ofType(shown, 'partial_results')[0]!.rows, [['30s']]);
+  });
+
   it('caps rows and reports truncation', async () => {
     openai.push({ match: /Question: All order items/, text: sqlReply('SELECT id, quantity FROM order_items ORDER BY id') });
     const events = await askAndCollect(engine, { question: 'All order items', maxRows: 250, analysis: false });

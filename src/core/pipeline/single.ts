@@ -279,6 +279,7 @@ class QuestionRun {
     if (!source.estimateCost) return;
     const { softCostLimit, hardCostLimit } = this.context.settings;
     const estimate = await source.estimateCost(query, this.signal);
+    if (!estimate) return;
     const described = `estimated cost ${Math.round(estimate.cost).toLocaleString('en-US')} (about ${Math.round(estimate.estimatedRows).toLocaleString('en-US')} rows)`;
     if (estimate.cost > hardCostLimit) {
       throw new PipelineError('cost_refused', `the query looks too expensive to run: ${described}, above the limit of ${hardCostLimit.toLocaleString('en-US')}`, 'validate', 'narrow the question (a date range, a filter, a LIMIT), or raise the hard cost limit in the settings');

@@ -91,7 +91,9 @@ export class PostgresSource implements DataSource {
     return { ok: result.ok, problems: result.problems, query: result.statement };
   }
 
-  async estimateCost(query: string, signal: AbortSignal): Promise<CostEstimate> {
+  async estimateCost(query: string, signal: AbortSignal): Promise<CostEstimate | undefined> {
+    // EXPLAIN and SHOW cost nothing to run, and cannot themselves be EXPLAINed.
+    if (!/^\s*(select|with|values|table|\()/i.test(query)) return undefined;
     const rows = await this.inReadOnlyTransaction(signal, async (client) => {
       const result = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${query}`);
       return result.rows;

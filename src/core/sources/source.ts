@@ -68,7 +68,7 @@ export interface DataSource {
   createExtractor(): QueryStreamingExtractor;
   validate(query: string): Promise<QueryValidation>;
   /** Optional cost estimate before running (EXPLAIN for SQL). */
-  estimateCost?(query: string, signal: AbortSignal): Promise<CostEstimate>;
+  estimateCost?(query: string, signal: AbortSignal): Promise<CostEstimate | undefined>;
   /** Streams the result; cancelling `signal` stops the statement on the server and closes the cursor. */
   execute(query: string, options: ExecuteOptions): AsyncIterable<RowBatch>;
   /** Checks the connection works (for "Test Connection"). */

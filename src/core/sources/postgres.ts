@@ -106,14 +106,12 @@ export class PostgresSource implements DataSource {
     const pool = await this.pool();
     const client = await connectClient(pool);
     const { signal } = options;
-    const cancelOnServer = (): void => void this.cancelBackend(pool, backendPid(client));
-    signal.addEventListener('abort', cancelOnServer, { once: true });
+    const stopWatching = this.cancelOnAbort(pool, client, signal);
     // Only a connection that reached its ROLLBACK goes back to the pool; an abandoned, failed or cancelled one
     // is destroyed so nothing of this query survives on the server.
     let finishedCleanly = false;
     try {
-      await client.query('BEGIN READ ONLY');
-      await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(this.statementTimeoutMs))}`);
+      await this.beginReadOnly(client);
       // Type names are read before the cursor opens: while it is open, this connection can run nothing else.
       await this.loadTypeNames(client);
       const cursor = client.query(new Cursor(query, [], { rowMode: 'array', types: CELL_TYPES }));
@@ -137,7 +135,7 @@ export class PostgresSource implements DataSource {
       if (signal.aborted) throw signal.reason;
       throw this.toExecutionError(error);
     } finally {
-      signal.removeEventListener('abort', cancelOnServer);
+      stopWatching();
       client.release(finishedCleanly ? undefined : true);
     }
   }
@@ -205,12 +203,10 @@ export class PostgresSource implements DataSource {
   private async inReadOnlyTransaction<T>(signal: AbortSignal, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const pool = await this.pool();
     const client = await connectClient(pool);
-    const cancelOnServer = (): void => void this.cancelBackend(pool, backendPid(client));
-    signal.addEventListener('abort', cancelOnServer, { once: true });
+    const stopWatching = this.cancelOnAbort(pool, client, signal);
     let broken = false;
     try {
-      await client.query('BEGIN READ ONLY');
-      await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(this.statementTimeoutMs))}`);
+      await this.beginReadOnly(client);
       const result = await work(client);
       await client.query('ROLLBACK');
       return result;
@@ -219,9 +215,21 @@ export class PostgresSource implements DataSource {
       if (signal.aborted) throw signal.reason;
       throw this.toExecutionError(error);
     } finally {
-      signal.removeEventListener('abort', cancelOnServer);
+      stopWatching();
       client.release(broken ? true : undefined);
     }
+  }
+
+  private async beginReadOnly(client: pg.PoolClient): Promise<void> {
+    await client.query('BEGIN READ ONLY');
+    await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(this.statementTimeoutMs))}`);
+  }
+
+  /** While `signal` may abort, an abort cancels this client's running statement; returns the un-watch function. */
+  private cancelOnAbort(pool: pg.Pool, client: pg.PoolClient, signal: AbortSignal): () => void {
+    const cancel = (): void => void this.cancelBackend(pool, backendPid(client));
+    signal.addEventListener('abort', cancel, { once: true });
+    return () => signal.removeEventListener('abort', cancel);
   }
 
   /** Stops a running statement from a second connection (the first is busy waiting for it). */

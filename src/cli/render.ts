@@ -33,6 +33,8 @@ export function humanRenderer(output: Output): Renderer {
   let columns: ResultColumn[] = [];
   const shownRows: Cell[][] = [];
   let progressLine = false;
+  const queryText = new StreamCleaner();
+  const analysisText = new StreamCleaner();
 
   const note = (text: string): void => {
     clearProgress();
@@ -75,7 +77,7 @@ export function humanRenderer(output: Output): Renderer {
           out.write('```sql\n');
           queryOpen = true;
         }
-        out.write(clean(event.delta, true));
+        out.write(queryText.push(event.delta));
         break;
       case 'query_complete':
         closeQuery();
@@ -100,7 +102,7 @@ export function humanRenderer(output: Output): Renderer {
         break;
       case 'analysis_chunk':
         analysisOpen = true;
-        out.write(clean(event.text, true));
+        out.write(analysisText.push(event.text));
         break;
       case 'analysis_complete':
         if (analysisOpen) out.write('\n');
@@ -118,6 +120,26 @@ export function humanRenderer(output: Output): Renderer {
     }
   };
 }
+
+/**
+ * `clean` for text that arrives in pieces: an escape sequence split across two pieces is held back until it is
+ * complete, so its tail never shows as stray characters (and its head never reaches the terminal).
+ */
+export class StreamCleaner {
+  private pending = '';
+
+  push(piece: string): string {
+    const text = this.pending + piece;
+    const escape = text.lastIndexOf('\x1b');
+    const tail = escape >= 0 ? text.slice(escape) : '';
+    const unfinished = tail.length > 0 && tail.length < 256 && UNFINISHED_ESCAPE.test(tail);
+    this.pending = unfinished ? tail : '';
+    return clean(unfinished ? text.slice(0, escape) : text, true);
+  }
+}
+
+/** The start of a CSI or OSC sequence whose end has not arrived yet. */
+const UNFINISHED_ESCAPE = /^\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?)?$/;
 
 /** Removes terminal control sequences and control characters (a hostile cell must not drive the terminal). */
 export function clean(text: string, keepNewlines = false): string {

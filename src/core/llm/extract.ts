@@ -29,7 +29,8 @@ export class FencedQueryExtractor {
   /** The final query once the reply is complete, or undefined when it holds none. */
   finish(): string | undefined {
     const body = this.fenceBody();
-    const query = body !== undefined ? stripClosingFence(body.text) : unfencedQuery(this.text);
+    // Only a fence left open (a cut-off reply) can end in part of the closing fence; a closed body is the query.
+    const query = body !== undefined ? (body.closed ? body.text : stripClosingFence(body.text)) : unfencedQuery(this.text);
     const trimmed = query?.trim();
     return trimmed ? trimmed : undefined;
   }
@@ -66,7 +67,8 @@ export function parsePartialJson(text: string): unknown {
   const start = text.search(/[{[]/);
   if (start < 0) return undefined;
   try {
-    return parsePartial(text.slice(start), Allow.ALL);
+    // Numbers only once complete: a partial number such as `0.` would make its key vanish for a moment.
+    return parsePartial(text.slice(start), Allow.ALL & ~Allow.NUM);
   } catch {
     return undefined;
   }
@@ -75,10 +77,18 @@ export function parsePartialJson(text: string): unknown {
 /** The JSON value of a complete reply: the first ```json fence, else the outermost object in the text. */
 export function extractJson(text: string): unknown {
   const fenced = /```(?:json)?\s*\n([\s\S]*?)```/i.exec(text);
-  const candidate = fenced ? fenced[1]! : text.slice(Math.max(0, text.search(/[{[]/)));
+  const candidate = fenced ? fenced[1]! : outermostJson(text);
   try {
     return JSON.parse(candidate.trim());
   } catch {
     return undefined;
   }
+}
+
+/** From the first `{` or `[` to the last matching closer, so prose after the JSON does not spoil it. */
+function outermostJson(text: string): string {
+  const start = text.search(/[{[]/);
+  if (start < 0) return text;
+  const end = text.lastIndexOf(text[start] === '{' ? '}' : ']');
+  return end > start ? text.slice(start, end + 1) : text.slice(start);
 }

@@ -100,6 +100,8 @@ export class Session {
    */
   async run(work: (session: Session) => Promise<CompleteSummary>): Promise<void> {
     const aborted = new Promise<'aborted'>((resolve) => {
+      // Already aborted (an outer signal aborted before the session began, or cancel() before run): no event will come.
+      if (this.signal.aborted) resolve('aborted');
       this.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
     });
     const outcome = work(this).then(

@@ -131,7 +131,7 @@ function chooseProvider(env: NodeJS.ProcessEnv, fromFile: z.infer<typeof provide
     kind = openaiUsable ? 'openai' : anthropicUsable ? 'anthropic' : undefined;
   }
   if (!kind) return { problem: `no model provider is configured: set ${PROVIDER_VARIABLES}` };
-  const model = env.CENECA_MODEL ?? fromFile?.model ?? DEFAULT_MODELS[kind];
+  const model = env.CENECA_MODEL || fromFile?.model || DEFAULT_MODELS[kind];
   if (kind === 'openai') {
     if (!openaiUsable) return { problem: 'CENECA_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)' };
     // Local OpenAI-compatible servers (Ollama, LM Studio, vLLM) accept any key.
@@ -146,6 +146,9 @@ export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '****';
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/pass|secret|token|key/i.test(key)) parsed.searchParams.set(key, '****');
+    }
     return parsed.toString();
   } catch {
     return '(unparseable URL)';

@@ -384,3 +384,16 @@ describe('config', () => {
     });
   });
 });
+
+describe('config: edge cases', () => {
+  it('an empty CENECA_MODEL falls back to the default model', () => {
+    const config = loadConfig({ OPENAI_API_KEY: 'k', CENECA_MODEL: '' }, { cwd: mkdtempSync(join(tmpdir(), 'ceneca-cfg-')) });
+    assert.equal(config.provider?.model, DEFAULT_MODELS.openai);
+  });
+
+  it('redactUrl hides secrets passed as query parameters', () => {
+    const shown = redactUrl('postgres://u:hunter2@h/db?password=hunter3&sslmode=require&api_key=abc');
+    assert.ok(!/hunter2|hunter3|abc/.test(shown), shown);
+    assert.match(shown, /sslmode=require/);
+  });
+});

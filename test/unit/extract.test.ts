@@ -9,8 +9,8 @@ interface Fed {
   final: string | undefined;
 }
 
-function feed(deltas: readonly string[]): Fed {
-  const extractor = new FencedQueryExtractor();
+function feed(deltas: readonly string[], tags?: readonly string[]): Fed {
+  const extractor = new FencedQueryExtractor(tags);
   const pieces: string[] = [];
   const shown: string[] = [];
   for (const delta of deltas) {
@@ -29,6 +29,8 @@ interface Case {
   query: string | undefined;
   /** The text between the fences exactly as the model wrote it (what streaming may show, trailing blanks included). */
   body?: string;
+  /** Fence tags the extractor accepts (default: the SQL ones). */
+  tags?: readonly string[];
 }
 
 const fenced: Case[] = [
@@ -64,7 +66,7 @@ const fenced: Case[] = [
     query: 'SELECT * FROM orders',
     body: 'SELECT * FROM orders\n',
   },
-  { name: 'a ```json fence (MongoDB queries)', reply: '```json\n{"find": "orders"}\n```', query: '{"find": "orders"}', body: '{"find": "orders"}\n' },
+  { name: 'a ```json fence (MongoDB queries)', reply: '```json\n{"find": "orders"}\n```', query: '{"find": "orders"}', body: '{"find": "orders"}\n', tags: ['json'] },
 ];
 
 describe('FencedQueryExtractor', () => {
@@ -74,7 +76,7 @@ describe('FencedQueryExtractor', () => {
 
       /** The properties every way of slicing the reply must have. */
       function check(deltas: readonly string[], label: string): void {
-        const { pieces, shown, final } = feed(deltas);
+        const { pieces, shown, final } = feed(deltas, c.tags);
         assert.equal(final, c.query, `${label}: final query`);
         let concatenated = '';
         pieces.forEach((piece, i) => {
@@ -305,5 +307,29 @@ describe('extractJson', () => {
     for (const text of ['', 'no json here', '{not json}', '```json\n{"a": \n```', '{"a": 1', 'prose { and } more', '}{']) {
       assert.equal(extractJson(text), undefined, JSON.stringify(text));
     }
+  });
+});
+
+describe('FencedQueryExtractor: language tags', () => {
+  it('takes a block tagged with another SQL dialect', () => {
+    const extractor = new FencedQueryExtractor();
+    extractor.push('Here:\n```mysql\nSELECT 1\n```');
+    assert.equal(extractor.finish(), 'SELECT 1');
+  });
+
+  it('skips a block in another language before the SQL block, also when streamed one character at a time', () => {
+    const reply = 'The shape:\n```text\nname | total\n```\nThe query:\n```sql\nSELECT name FROM t\n```\n';
+    const extractor = new FencedQueryExtractor();
+    let shown = '';
+    for (const ch of reply) shown += extractor.push(ch);
+    assert.equal(extractor.finish(), 'SELECT name FROM t');
+    assert.equal(shown.trim(), 'SELECT name FROM t');
+    assert.ok(!shown.includes('total'));
+  });
+
+  it('finds nothing when the only block is in another language', () => {
+    const extractor = new FencedQueryExtractor();
+    extractor.push('```python\nprint(1)\n```');
+    assert.equal(extractor.finish(), undefined);
   });
 });

@@ -1,15 +1,24 @@
 /**
- * Pulls the query out of a model reply while it streams. SQL comes from the first ```sql (or bare ```) fence;
- * a fence marker split across deltas is handled because the extractor works on the whole text so far and holds
- * back any tail that could still turn out to be a closing fence.
+ * Pulls the query out of a model reply while it streams: the body of the first fenced block whose language tag
+ * is one of the source's (or bare ```); blocks in other languages are skipped. A fence marker split across deltas
+ * is handled because the extractor works on the whole text so far and holds back any tail that could still turn
+ * out to be a closing fence.
  */
 import { parse as parsePartial, Allow } from 'partial-json';
 
-const OPENING_FENCE = /```[ \t]*(sql|postgresql|postgres|psql|pgsql|json|javascript|js)?[ \t]*\r?\n/i;
+/** Tags a model may put on a SQL block; the dialect does not matter for extraction. */
+export const SQL_FENCE_TAGS = ['sql', 'postgresql', 'postgres', 'psql', 'pgsql', 'plpgsql', 'mysql', 'sqlite', 'tsql', 'plsql'];
+
+const OPENING_FENCE = /```[ \t]*([\w+#.-]*)[ \t]*\r?\n/g;
 
 export class FencedQueryExtractor {
   private text = '';
   private emitted = '';
+  private readonly tags: ReadonlySet<string>;
+
+  constructor(tags: readonly string[] = SQL_FENCE_TAGS) {
+    this.tags = new Set(tags.map((t) => t.toLowerCase()));
+  }
 
   /** Feeds a delta of the reply; returns the newly visible part of the query (possibly empty). */
   push(delta: string): string {
@@ -36,11 +45,20 @@ export class FencedQueryExtractor {
   }
 
   private fenceBody(): { text: string; closed: boolean } | undefined {
-    const open = OPENING_FENCE.exec(this.text);
-    if (!open) return undefined;
-    const rest = this.text.slice(open.index + open[0].length);
-    const close = rest.indexOf('```');
-    return close >= 0 ? { text: rest.slice(0, close), closed: true } : { text: rest, closed: false };
+    let from = 0;
+    for (;;) {
+      OPENING_FENCE.lastIndex = from;
+      const open = OPENING_FENCE.exec(this.text);
+      if (!open) return undefined;
+      const bodyStart = open.index + open[0].length;
+      const close = this.text.indexOf('```', bodyStart);
+      const tag = open[1]!.toLowerCase();
+      if (tag === '' || this.tags.has(tag)) {
+        return close >= 0 ? { text: this.text.slice(bodyStart, close), closed: true } : { text: this.text.slice(bodyStart), closed: false };
+      }
+      if (close < 0) return undefined; // inside a block in another language: wait for its end
+      from = close + 3;
+    }
   }
 
   private visibleQuery(): string {

@@ -104,7 +104,10 @@ export class Session {
       if (this.signal.aborted) resolve('aborted');
       this.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
     });
-    const outcome = work(this).then(
+    // A synchronous throw in `work` becomes a rejection, so it still ends in a terminal event.
+    const outcome = Promise.resolve()
+      .then(() => work(this))
+      .then(
       (summary) => ({ summary }),
       (error: unknown) => ({ error }),
     );
@@ -161,7 +164,7 @@ export class Session {
     this.idleTimer = setTimeout(
       () => this.abort(new SessionAbort('idle_timeout', `no progress for ${formatMs(this.idleTimeoutMs)}`)),
       this.idleTimeoutMs,
-    );
+    ).unref();
   }
 
   private dispose(): void {

@@ -31,10 +31,43 @@ export interface PostgresSourceOptions {
   /** A connection URL, or a function that produces one (the embedded database starts on demand). */
   connection: string | ((onProgress: (fraction: number) => void) => Promise<string>);
   statementTimeoutMs?: number;
-  /** Rows in the first batch (small, so the first rows show at once) and in later ones. */
-  firstBatchRows?: number;
-  batchRows?: number;
+  /** Batching by size and by time (see BatchSizer). */
+  batching?: Partial<BatchPolicy>;
   poolSize?: number;
+}
+
+export interface BatchPolicy {
+  /** The first batch is small, so the first rows show at once. */
+  firstRows: number;
+  maxRows: number;
+  minRows: number;
+  /** A read that takes longer than this halves the next batch; a much quicker one doubles it. */
+  targetMs: number;
+}
+
+const DEFAULT_BATCHING: BatchPolicy = { firstRows: 100, minRows: 100, maxRows: 5000, targetMs: 50 };
+
+/**
+ * Rows are read in batches sized by count and by time: fast results grow to large batches (a cursor round trip
+ * per 100 rows halves throughput), slow ones shrink so each batch still arrives within about `targetMs`.
+ */
+export class BatchSizer {
+  private size: number;
+
+  constructor(private readonly policy: BatchPolicy) {
+    this.size = policy.firstRows;
+  }
+
+  get next(): number {
+    return this.size;
+  }
+
+  /** Tells the sizer how long the last read took (ms). */
+  record(elapsedMs: number): void {
+    const { minRows, maxRows, targetMs } = this.policy;
+    if (elapsedMs < targetMs / 2) this.size = Math.min(maxRows, this.size * 2);
+    else if (elapsedMs > targetMs) this.size = Math.max(minRows, Math.floor(this.size / 2));
+  }
 }
 
 const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
@@ -115,11 +148,14 @@ export class PostgresSource implements DataSource {
       // Type names are read before the cursor opens: while it is open, this connection can run nothing else.
       await this.loadTypeNames(client);
       const cursor = client.query(new Cursor(query, [], { rowMode: 'array', types: CELL_TYPES }));
+      const sizer = new BatchSizer({ ...DEFAULT_BATCHING, ...this.options.batching });
       let delivered = 0;
       let columns: ResultColumn[] | undefined;
       while (delivered < options.maxRows) {
-        const size = Math.min(delivered === 0 ? this.options.firstBatchRows ?? 100 : this.options.batchRows ?? 2000, options.maxRows - delivered);
+        const size = Math.min(sizer.next, options.maxRows - delivered);
+        const started = performance.now();
         const { rows, fields } = await readBatch(cursor, size);
+        sizer.record(performance.now() - started);
         if (signal.aborted) throw signal.reason;
         const firstBatch = columns === undefined;
         if (firstBatch) columns = await this.describeColumns(pool, fields);

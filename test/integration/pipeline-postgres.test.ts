@@ -3,7 +3,9 @@
  * talking to the loopback stand-ins. Every stream is checked against the event contract by askAndCollect.
  */
 import assert from 'node:assert/strict';
+import { assertStreamContract } from '../../src/core/contract';
 import type { Engine } from '../../src/core/engine';
+import type { CenecaEvent } from '../../src/core/events';
 import type { PostgresSource } from '../../src/core/sources/postgres';
 import {
   AnthropicStandIn,
@@ -232,6 +234,27 @@ describe('single-database pipeline on a real PostgreSQL server', function () {
     const shown = await askAndCollect(engine, { question: 'What is the timeout?', analysis: false });
     assert.equal(terminal(shown).type, 'complete');
     assert.deepEqual(ofType(shown, 'partial_results')[0]!.rows, [['30s']]);
+  });
+
+  it('a slow subscriber pauses the cursor: the log never runs far ahead of it', async () => {
+    openai.push({ match: /Question: Many rows slowly/, text: sqlReply('SELECT g AS n, md5(g::text) AS h FROM generate_series(1, 200000) AS g') });
+    const { session, done } = engine.ask({ question: 'Many rows slowly', maxRows: 1_000_000, analysis: false });
+    const events: CenecaEvent[] = [];
+    let maxLag = 0;
+    let rows = 0;
+    for await (const event of session.log.subscribe(0)) {
+      events.push(event);
+      maxLag = Math.max(maxLag, session.log.lag);
+      if (event.type === 'partial_results') {
+        rows += event.rows.length;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    await done;
+    assertStreamContract(events);
+    assert.equal(terminal(events).type, 'complete');
+    assert.equal(rows, 200_000);
+    assert.ok(maxLag <= 12, `the producer ran ${maxLag} events ahead of a slow reader`);
   });
 
   it('caps rows and reports truncation', async () => {

@@ -307,12 +307,25 @@ describe('SessionLog', () => {
       assert.deepEqual(ids(await seen), [4, 5, 6, 7]);
     });
 
-    it('a subscriber that has not started reading is refused with ResumeGapError once overtaken', async () => {
+    it('a subscriber is live from subscribe(), before it starts reading: nothing it has not received leaves', async () => {
       const log = new SessionLog('s', { retainEvents: 2 });
       log.append(status('1'));
       const iterator = log.subscribe(0);
       for (let i = 2; i <= 5; i++) log.append(status(String(i)));
-      await assert.rejects(iterator.next(), (e: unknown) => e instanceof ResumeGapError && e.firstId === 4 && e.afterId === 0);
+      assert.equal(log.firstHeldId, 1);
+      const got: number[] = [];
+      for (let i = 1; i <= 5; i++) got.push((await iterator.next()).value!.id);
+      assert.deepEqual(got, range(1, 5));
+    });
+
+    it('return() on a subscriber that never started reading lets the log shrink again', async () => {
+      const log = new SessionLog('s', { retainEvents: 2 });
+      log.append(status('1'));
+      const iterator = log.subscribe(0);
+      for (let i = 2; i <= 5; i++) log.append(status(String(i)));
+      await iterator.return?.();
+      log.append(status('6'));
+      assert.deepEqual(ids(log.snapshot()), [5, 6]);
     });
 
     it('never evicts an event a live subscriber has not received yet', async () => {
@@ -716,5 +729,64 @@ describe('Session', () => {
       [error.name, error.code, error.message, error.phase, error.suggestion, error instanceof Error],
       ['PipelineError', 'cost_refused', 'too expensive', 'validate', 'add a filter', true],
     );
+  });
+});
+
+describe('SessionLog: backpressure and the row byte budget', () => {
+  const batch = (offset: number, rows: number) => ({
+    type: 'partial_results' as const,
+    source: 's',
+    resultId: 'r',
+    ...(offset === 0 ? { columns: [{ name: 'v', type: 'text' }] } : {}),
+    rows: Array.from({ length: rows }, (_, i) => [`value-${offset + i}`]),
+    offset,
+  });
+
+  it('waitForRoom resolves at once with no live subscriber, and waits for a slow one to catch up', async () => {
+    const log = new SessionLog('bp');
+    log.append({ type: 'classifying', message: 'x' });
+    await log.waitForRoom(0); // nobody subscribed
+    const reader = log.subscribe(0);
+    await reader.next(); // the reader holds event 1
+    for (let i = 0; i < 5; i++) log.append({ type: 'status', message: `s${i}`, phase: 'execute' });
+    let released = false;
+    const waiting = log.waitForRoom(2).then(() => (released = true));
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(released, false, 'the producer waits while the reader is 5 events behind');
+    for (let i = 0; i < 3; i++) await reader.next();
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(released, false, 'still 3 behind: event 1 counts as received only when the reader asks for the next');
+    await reader.next();
+    await waiting;
+    assert.equal(released, true);
+    assert.ok(log.lag <= 2);
+    await reader.return?.();
+  });
+
+  it('row batches over the byte budget leave once every live subscriber has them; a resume from before is refused', async () => {
+    const log = new SessionLog('budget', { rowBytesBudget: 20_000 });
+    const reader = log.subscribe(0);
+    let offset = 0;
+    for (let i = 0; i < 10; i++) {
+      log.append(batch(offset, 100));
+      offset += 100;
+    }
+    assert.equal(log.firstHeldId, 1, 'nothing leaves before the reader has it');
+    for (let i = 0; i < 10; i++) await reader.next();
+    log.append({ type: 'complete', summary: { sources: ['s'], rowCount: offset, elapsedMs: 1 } });
+    assert.ok(log.firstHeldId > 1, 'delivered batches left the log');
+    assert.ok(log.rowBytesHeld <= 20_000, `held ${log.rowBytesHeld}`);
+    assert.throws(() => log.subscribe(0), (error: unknown) => error instanceof ResumeGapError && error.firstId === log.firstHeldId);
+    const late: number[] = [];
+    for await (const event of log.subscribe(log.firstHeldId - 1)) late.push(event.id);
+    assert.deepEqual(late, Array.from({ length: log.lastId - log.firstHeldId + 1 }, (_, i) => log.firstHeldId + i));
+    await reader.return?.();
+  });
+
+  it('with nobody subscribed, row batches over the budget leave at once', () => {
+    const log = new SessionLog('nobody', { rowBytesBudget: 10_000 });
+    for (let i = 0; i < 20; i++) log.append(batch(i * 100, 100));
+    assert.ok(log.rowBytesHeld <= 10_000);
+    assert.ok(log.firstHeldId > 1);
   });
 });

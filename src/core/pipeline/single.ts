@@ -56,6 +56,8 @@ export interface EngineContext {
 }
 
 export const MAX_QUESTION_LENGTH = 4000;
+/** Row batches the slowest live subscriber may fall behind before the cursor pauses. */
+const MAX_SUBSCRIBER_LAG = 8;
 const STEPS: Phase[] = ['classify', 'schema', 'generate', 'validate', 'execute', 'analyze'];
 
 export async function answerQuestion(session: Session, context: EngineContext, request: QuestionRequest): Promise<CompleteSummary> {
@@ -313,6 +315,8 @@ class QuestionRun {
         this.session.emit({ type: 'partial_results', source: source.id, resultId, ...(batch.columns ? { columns: batch.columns } : {}), rows, offset: rowCount });
       }
       rowCount += rows.length;
+      // Backpressure: the cursor reads on only when the slowest reader has caught up.
+      await this.session.log.waitForRoom(MAX_SUBSCRIBER_LAG, this.signal);
     }
     this.session.emit({ type: 'result_complete', source: source.id, resultId, rowCount, truncated, elapsedMs: Date.now() - started });
     return { query, columns, sample, rowCount, truncated };

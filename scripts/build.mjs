@@ -10,5 +10,6 @@ await Promise.all([
   build({ ...common, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js' }),
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
   build({ ...common, entryPoints: ['src/demo/main.ts'], outfile: 'dist/demo.js' }),
+  build({ ...common, entryPoints: ['bench/main.ts'], outfile: 'dist/bench.js' }),
 ]);
 chmodSync('dist/cli.js', 0o755);

@@ -16,8 +16,9 @@ export interface SessionOptions {
   signal?: AbortSignal;
   /** How long cancelled work may take to wind down before the terminal event is written anyway (ms). */
   cancelGraceMs?: number;
-  /** How many events the log keeps for late subscribers and resumes (see SessionLogOptions). */
+  /** How many events, and how many estimated bytes of row batches, the log keeps for late subscribers and resumes (see SessionLogOptions). */
   retainEvents?: number;
+  rowBytesBudget?: number;
 }
 
 const DEFAULT_RETAINED_EVENTS = 50_000;
@@ -62,7 +63,7 @@ export class Session {
 
   constructor(options: SessionOptions = {}) {
     this.id = options.id ?? randomUUID();
-    this.log = new SessionLog(this.id, { retainEvents: options.retainEvents ?? DEFAULT_RETAINED_EVENTS });
+    this.log = new SessionLog(this.id, { retainEvents: options.retainEvents ?? DEFAULT_RETAINED_EVENTS, rowBytesBudget: options.rowBytesBudget });
     this.idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
     this.cancelGraceMs = options.cancelGraceMs ?? 3_000;
     const timeoutMs = options.timeoutMs ?? 600_000;

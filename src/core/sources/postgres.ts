@@ -45,7 +45,7 @@ export interface BatchPolicy {
   targetMs: number;
 }
 
-const DEFAULT_BATCHING: BatchPolicy = { firstRows: 100, minRows: 100, maxRows: 5000, targetMs: 50 };
+export const DEFAULT_BATCHING: BatchPolicy = { firstRows: 100, minRows: 100, maxRows: 5000, targetMs: 50 };
 
 /**
  * Rows are read in batches sized by count and by time: fast results grow to large batches (a cursor round trip
@@ -310,7 +310,7 @@ export class PostgresSource implements DataSource {
 /** Cells leave the driver as JSON-safe values with no per-cell work in JavaScript: numbers, booleans, text. */
 const NUMBER_OIDS = new Set([21, 23, 26, 700, 701]);
 const BOOLEAN_OID = 16;
-const CELL_TYPES = {
+export const CELL_TYPES = {
   getTypeParser: (oid: number): ((value: string) => Cell) => {
     if (NUMBER_OIDS.has(oid)) return parseFiniteNumber;
     if (oid === BOOLEAN_OID) return (value) => value === 't';

@@ -32,11 +32,13 @@ const QUICK = args.quick;
 const TABLE = QUICK ? 'bench_rows_small' : 'bench_rows';
 const ROWS = QUICK ? 20_000 : 1_000_000;
 const LATENCY_RUNS = QUICK ? 5 : 50;
-const RATIO_PAIRS = 5;
+const RATIO_PAIRS = 3;
 const BENCH_DB = 'ceneca_bench';
 
 const ONE_ROW_SQL = `SELECT id, label, amount, created_at FROM ${TABLE} WHERE id = 42`;
 const ALL_ROWS_SQL = `SELECT * FROM ${TABLE}`;
+
+const FIGURE_NAMES = ['first_event_ms', 'engine_overhead_ms', 'rows_per_s_raw_cursor', 'rows_per_s_pipeline', 'rows_ratio', 'rss_growth_mb', 'cli_json_rows_per_s'];
 
 const sqlReply = (query: string): string => `Reading the table.\n\n\`\`\`sql\n${query}\n\`\`\``;
 
@@ -112,6 +114,8 @@ async function main(): Promise<void> {
     await cluster?.stop();
   }
   printTable(figures);
+  const missing = FIGURE_NAMES.filter((name) => !figures.some((f) => f.name === name && Number.isFinite(f.value)));
+  if (missing.length > 0) throw new Error(`figures not measured: ${missing.join(', ')}`);
 }
 
 /** A database of its own on the server, with the bench table created once and kept. */

@@ -318,3 +318,50 @@ function splitInside(text: string): string[] {
   }
   return chunks;
 }
+
+describe('a query the user wrote', function () {
+  this.timeout(30_000);
+  let url: string;
+  let openai: OpenAIStandIn;
+  before(async () => {
+    url = await seededDatabase('ceneca_userquery');
+    openai = new OpenAIStandIn([]);
+    await openai.start();
+  });
+  after(async () => {
+    await openai.stop();
+  });
+
+  it('runs through the same validation and streaming, with no model call', async () => {
+    const engine = makeEngine([postgresSource(url)], openAIProvider(openai));
+    try {
+      const { session, done } = engine.runQuery({ query: 'SELECT id, name FROM customers ORDER BY id LIMIT 5' });
+      const events = [];
+      for await (const event of session.log.subscribe(0)) events.push(event);
+      await done;
+      assertStreamContract(events);
+      assert.equal(terminal(events).type, 'complete');
+      assert.equal(ofType(events, 'partial_results').flatMap((b) => b.rows).length, 5);
+      assert.equal(openai.requests.length, 0);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('refuses a write the user typed, before execution', async () => {
+    const engine = makeEngine([postgresSource(url)], openAIProvider(openai));
+    try {
+      const { session, done } = engine.runQuery({ query: 'DELETE FROM customers' });
+      const events = [];
+      for await (const event of session.log.subscribe(0)) events.push(event);
+      await done;
+      assertStreamContract(events);
+      const end = terminal(events);
+      assert.equal(end.type === 'error' && end.code, 'validation_failed');
+      assert.ok(!events.some((e) => e.type === 'execution_started'));
+      assert.equal((await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM customers'))[0]!.n, '300');
+    } finally {
+      await engine.close();
+    }
+  });
+});

@@ -78,6 +78,32 @@ export async function answerQuestion(session: Session, context: EngineContext, r
   };
 }
 
+export interface UserQueryRequest {
+  /** SQL (or a source's query language) written by the user, not the model. */
+  query: string;
+  /** The source to run it on; required when several are configured. */
+  source?: string;
+  maxRows?: number;
+  analysis?: boolean;
+}
+
+/**
+ * Runs a query the user wrote: the same read-only validation, cost guard and streamed execution as a generated
+ * one, but no model call to write it and no self-correction (the user's query is theirs to fix).
+ */
+export async function runUserQuery(session: Session, context: EngineContext, request: UserQueryRequest): Promise<CompleteSummary> {
+  const started = Date.now();
+  const query = request.query.trim();
+  const run = new QuestionRun(session, context, { question: query, sources: request.source ? [request.source] : undefined, maxRows: request.maxRows, analysis: request.analysis });
+  if (!query) throw new PipelineError('invalid_question', 'the query is empty', 'validate', 'select a SQL statement, or put the cursor inside one');
+  const source = run.sourceForUserQuery();
+  session.emit({ type: 'query_complete', source: source.id, language: source.language, query });
+  const outcome = await run.validateAndExecute(source, query);
+  if (!outcome.ok) throw new PipelineError(outcome.code, outcome.problem, outcome.phase, 'fix the query and run it again');
+  if (request.analysis ?? false) await run.analyse(`What does the result of this query show?\n${query}`, outcome.result);
+  return { sources: [source.id], rowCount: outcome.result.rowCount, elapsedMs: Date.now() - started, truncated: outcome.result.truncated, query: outcome.result.query, ...(run.usage ? { usage: run.usage } : {}) };
+}
+
 export function checkQuestion(raw: unknown): string {
   const question = typeof raw === 'string' ? raw.trim() : '';
   if (!question) {
@@ -136,6 +162,17 @@ class QuestionRun {
       return only;
     }
     return this.classifyWithModel(question, candidates);
+  }
+
+  sourceForUserQuery(): DataSource {
+    this.enter('classify');
+    const candidates = this.candidateSources();
+    if (candidates.length > 1) {
+      throw new PipelineError('no_source', 'several sources are configured: say which one runs the query', 'classify', `choose one of: ${candidates.map((s) => s.id).join(', ')}`);
+    }
+    const source = candidates[0]!;
+    this.session.emit({ type: 'databases_selected', databases: [{ id: source.id, kind: source.kind, reason: 'chosen by the user' }] });
+    return source;
   }
 
   private candidateSources(): readonly DataSource[] {
@@ -258,7 +295,7 @@ class QuestionRun {
     return { reply: reply.text, query };
   }
 
-  private async validateAndExecute(source: DataSource, generated: string): Promise<Attempt> {
+  async validateAndExecute(source: DataSource, generated: string): Promise<Attempt> {
     this.enter('validate');
     const validation = await source.validate(generated);
     this.session.emit({ type: 'query_validated', source: source.id, ok: validation.ok, problems: validation.problems });

@@ -57,6 +57,7 @@ function readConnections(raw: unknown[]): ConnectionSetting[] {
     if (!entry || typeof entry !== 'object') continue;
     const c = entry as Record<string, unknown>;
     if (typeof c.id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(c.id) || c.kind !== 'postgres') continue;
+    if (valid.some((v) => v.id === c.id)) continue; // ids name sources everywhere: the first one wins
     valid.push({
       id: c.id,
       kind: 'postgres',

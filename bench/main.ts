@@ -19,6 +19,7 @@ import { CELL_TYPES, DEFAULT_BATCHING, PostgresSource } from '../src/core/source
 import { OpenAIStandIn } from '../test/support/openai-standin';
 import { startPgCluster, type PgCluster } from '../test/support/pg-cluster';
 import { Stopwatch, timedProvider, timedSource } from './timing';
+import { measureWebview } from './webview';
 
 interface Figure {
   name: string;
@@ -38,7 +39,18 @@ const BENCH_DB = 'ceneca_bench';
 const ONE_ROW_SQL = `SELECT id, label, amount, created_at FROM ${TABLE} WHERE id = 42`;
 const ALL_ROWS_SQL = `SELECT * FROM ${TABLE}`;
 
-const FIGURE_NAMES = ['first_event_ms', 'engine_overhead_ms', 'rows_per_s_raw_cursor', 'rows_per_s_pipeline', 'rows_ratio', 'rss_growth_mb', 'cli_json_rows_per_s'];
+const FIGURE_NAMES = [
+  'first_event_ms',
+  'engine_overhead_ms',
+  'rows_per_s_raw_cursor',
+  'rows_per_s_pipeline',
+  'rows_ratio',
+  'rss_growth_mb',
+  'cli_json_rows_per_s',
+  'webview_rows_appended_per_s',
+  'webview_scroll_frame_ms',
+  'webview_heap_mb',
+];
 
 const sqlReply = (query: string): string => `Reading the table.\n\n\`\`\`sql\n${query}\n\`\`\``;
 
@@ -109,6 +121,8 @@ async function main(): Promise<void> {
       await engine.close();
     }
     report({ name: 'cli_json_rows_per_s', value: await cliRowsPerSecond(url, standIn.baseURL), unit: 'rows/s', note: 'ceneca ask --json --no-analysis, stdout to /dev/null, process start to exit' });
+    log('measuring the webview in Chromium…');
+    for (const figure of await measureWebview({ quick: QUICK })) report(figure);
   } finally {
     await standIn.stop();
     await cluster?.stop();

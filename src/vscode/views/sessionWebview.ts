@@ -144,15 +144,19 @@ export class SessionWebviewProvider implements vscode.WebviewViewProvider, Resul
     }
   }
 
-  /** The webview (re)loaded: continue its session after its last id, or show the latest question. */
+  /**
+   * The webview (re)loaded: continue its session after its last id, or show the latest question. The results view
+   * shows the latest question, so one that started while it was hidden replaces the session it remembers.
+   */
   private resume(sessionId: string | undefined, lastId: number): void {
     const known = sessionId ? this.questions.find(sessionId) : undefined;
-    if (sessionId && known) {
+    const latest = this.questions.latest;
+    const superseded = this.kind === 'results' && known !== undefined && latest !== undefined && latest !== known;
+    if (sessionId && known && !superseded) {
       this.follow(known, lastId);
       return;
     }
-    if (sessionId) void this.post({ kind: 'session-gone', session: sessionId });
-    const latest = this.questions.latest;
+    if (sessionId && !known) void this.post({ kind: 'session-gone', session: sessionId });
     if (latest && latest.session.id !== sessionId) {
       void this.post({ kind: 'session', session: latest.session.id, question: latest.question, startedAt: latest.startedAt });
       this.follow(latest, 0);

@@ -1,48 +1,45 @@
 /**
  * The generated query streams into a new untitled editor document as tokens arrive (`sql`, or `json` for
- * sources whose queries are JSON). Edits are batched per frame and the whole generation is one undo step.
+ * sources whose queries are JSON). Edits are batched per frame and the whole generation is one undo step;
+ * StreamedText decides what each edit is (append, or replace when a correction round restarts the query).
  */
 import * as vscode from 'vscode';
 import type { QuestionRecord } from '../questionService';
+import { StreamedText } from './streamedText';
 
 const FRAME_MS = 16;
 
 export async function streamQueryIntoNewDocument(record: QuestionRecord): Promise<void> {
+  const text = new StreamedText();
   let editor: vscode.TextEditor | undefined;
-  let written = '';
-  let wanted: string | undefined;
-  let first = true;
+  let firstEdit = true;
+  let lastFlush = 0;
 
   const flush = async (): Promise<void> => {
-    if (!editor || wanted === undefined || wanted === written) return;
-    const target = wanted;
+    const edit = text.nextEdit();
+    if (!editor || !edit) return;
     const document = editor.document;
-    const ok = await editor.edit(
-      (edit) => {
-        if (target.startsWith(written)) edit.insert(document.positionAt(document.getText().length), target.slice(written.length));
-        else edit.replace(new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length)), target);
-      },
-      { undoStopBefore: first, undoStopAfter: false },
+    const end = document.positionAt(document.getText().length);
+    const applied = await editor.edit(
+      (builder) => (edit.kind === 'append' ? builder.insert(end, edit.text) : builder.replace(new vscode.Range(document.positionAt(0), end), edit.text)),
+      { undoStopBefore: firstEdit, undoStopAfter: false },
     );
-    if (ok) {
-      written = target;
-      first = false;
+    if (applied) {
+      text.wrote(edit);
+      firstEdit = false;
+    } else {
+      text.forgetWritten(); // the user changed the document: the next edit replaces it whole
     }
   };
 
-  let lastFlush = 0;
   for await (const event of record.session.log.subscribe(0)) {
-    if (event.type === 'partial_query') {
+    text.accept(event);
+    if (event.type === 'partial_query' || event.type === 'query_complete') {
       editor ??= await openDocument(event.language === 'sql' ? 'sql' : 'json');
-      wanted = event.text; // a correction round restarts the text: flush replaces it
-      if (Date.now() - lastFlush >= FRAME_MS) {
+      if (event.type === 'query_complete' || Date.now() - lastFlush >= FRAME_MS) {
         await flush();
         lastFlush = Date.now();
       }
-    } else if (event.type === 'query_complete') {
-      editor ??= await openDocument(event.language === 'sql' ? 'sql' : 'json');
-      wanted = `${event.query}\n`;
-      await flush();
     }
   }
   await flush();

@@ -247,7 +247,7 @@ describe('single-database pipeline on a real PostgreSQL server', function () {
       maxLag = Math.max(maxLag, session.log.lag);
       if (event.type === 'partial_results') {
         rows += event.rows.length;
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 20));
       }
     }
     await done;
@@ -255,6 +255,9 @@ describe('single-database pipeline on a real PostgreSQL server', function () {
     assert.equal(terminal(events).type, 'complete');
     assert.equal(rows, 200_000);
     assert.ok(maxLag <= 12, `the producer ran ${maxLag} events ahead of a slow reader`);
+    const etas = events.filter((e): e is Extract<CenecaEvent, { type: 'progress' }> => e.type === 'progress' && e.etaMs !== undefined);
+    assert.ok(etas.length > 0, 'a long result reports progress with an ETA while rows stream');
+    assert.ok(etas.every((e) => e.step === 5 && e.percentage >= 66 && e.percentage < 84), JSON.stringify(etas[0]));
   });
 
   it('caps rows and reports truncation', async () => {

@@ -58,6 +58,8 @@ export interface EngineContext {
 export const MAX_QUESTION_LENGTH = 4000;
 /** Row batches the slowest live subscriber may fall behind before the cursor pauses. */
 const MAX_SUBSCRIBER_LAG = 8;
+/** How often a long result reports its progress and ETA while rows stream. */
+const ROW_PROGRESS_INTERVAL_MS = 500;
 const STEPS: Phase[] = ['classify', 'schema', 'generate', 'validate', 'execute', 'analyze'];
 
 export async function answerQuestion(session: Session, context: EngineContext, request: QuestionRequest): Promise<CompleteSummary> {
@@ -133,6 +135,8 @@ type Attempt = { ok: true; result: ExecutedResult } | { ok: false; phase: Phase;
 
 class QuestionRun {
   usage?: TokenUsage;
+  /** The planner's row estimate for the query about to run, when the source gave one. */
+  private estimatedRows?: number;
   private resultCounter = 0;
 
   constructor(
@@ -319,6 +323,7 @@ class QuestionRun {
     const { softCostLimit, hardCostLimit } = this.context.settings;
     const estimate = await source.estimateCost(query, this.signal);
     if (!estimate) return;
+    this.estimatedRows = estimate.estimatedRows;
     const described = `estimated cost ${Math.round(estimate.cost).toLocaleString('en-US')} (about ${Math.round(estimate.estimatedRows).toLocaleString('en-US')} rows)`;
     if (estimate.cost > hardCostLimit) {
       throw new PipelineError('cost_refused', `the query looks too expensive to run: ${described}, above the limit of ${hardCostLimit.toLocaleString('en-US')}`, 'validate', 'narrow the question (a date range, a filter, a LIMIT), or raise the hard cost limit in the settings');
@@ -339,6 +344,7 @@ class QuestionRun {
     const sample: Cell[][] = [];
     let rowCount = 0;
     let truncated = false;
+    let lastProgressAt = started;
     // One row past the cap tells whether the result was cut.
     for await (const batch of source.execute(query, { maxRows: cap + 1, signal: this.signal })) {
       let rows = batch.rows;
@@ -352,11 +358,31 @@ class QuestionRun {
         this.session.emit({ type: 'partial_results', source: source.id, resultId, ...(batch.columns ? { columns: batch.columns } : {}), rows, offset: rowCount });
       }
       rowCount += rows.length;
+      if (Date.now() - lastProgressAt >= ROW_PROGRESS_INTERVAL_MS) {
+        lastProgressAt = Date.now();
+        this.reportRowProgress(rowCount, cap, started);
+      }
       // Backpressure: the cursor reads on only when the slowest reader has caught up.
       await this.session.log.waitForRoom(MAX_SUBSCRIBER_LAG, this.signal);
     }
     this.session.emit({ type: 'result_complete', source: source.id, resultId, rowCount, truncated, elapsedMs: Date.now() - started });
     return { query, columns, sample, rowCount, truncated };
+  }
+
+  /** Progress through the execute step, with an ETA from the planner's row estimate (capped by the row cap). */
+  private reportRowProgress(rowCount: number, cap: number, started: number): void {
+    const expected = Math.min(cap, this.estimatedRows ?? 0);
+    if (expected <= 0) return;
+    const fraction = Math.min(0.99, rowCount / expected);
+    const elapsed = Date.now() - started;
+    const step = STEPS.indexOf('execute') + 1;
+    this.session.emit({
+      type: 'progress',
+      step,
+      total: STEPS.length,
+      percentage: Math.round(((step - 1 + fraction) / STEPS.length) * 100),
+      ...(fraction > 0 ? { etaMs: Math.round((elapsed * (1 - fraction)) / fraction) } : {}),
+    });
   }
 
   private executionFailure(error: unknown): unknown {

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findContractProblems } from '../../src/core/contract';
-import type { CenecaEvent, EventOf, EventType } from '../../src/core/events';
-import { OpenAIStandIn, seededDatabase, sql, sqlReply } from '../support/fixtures';
+import type { CenecaEvent } from '../../src/core/events';
+import { OpenAIStandIn, ofType, parseJsonLines, seededDatabase, sql, sqlReply } from '../support/fixtures';
 
 const CLI = resolve(__dirname, '../../dist/cli.js');
 const SPAWN_TIMEOUT_MS = 20_000;
@@ -92,25 +92,6 @@ function startCli(args: string[], env: Record<string, string>, cwd: string, time
   return { child, finished, waitForLine };
 }
 
-/** Parses `--json` stdout: every line must be one JSON value and stdout must end with a newline. */
-function parseJsonLines(stdout: string): CenecaEvent[] {
-  assert.ok(stdout.length > 0, 'stdout is empty');
-  assert.ok(stdout.endsWith('\n'), 'stdout ends with a newline');
-  return stdout
-    .slice(0, -1)
-    .split('\n')
-    .map((line, i) => {
-      try {
-        return JSON.parse(line) as CenecaEvent;
-      } catch {
-        assert.fail(`stdout line ${i + 1} is not JSON: ${JSON.stringify(line.slice(0, 200))}`);
-      }
-    });
-}
-
-function ofType<T extends EventType>(events: readonly CenecaEvent[], type: T): EventOf<T>[] {
-  return events.filter((e): e is EventOf<T> => e.type === type);
-}
 
 function lastEvent(events: readonly CenecaEvent[]): CenecaEvent {
   const last = events[events.length - 1];

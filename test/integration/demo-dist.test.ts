@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findContractProblems } from '../../src/core/contract';
-import type { CenecaEvent, Cell, EventOf, EventType } from '../../src/core/events';
+import type { CenecaEvent, Cell } from '../../src/core/events';
 import { demoRecordings, type DemoCheck } from '../../src/demo/recordings';
 import { replayScript } from '../../src/demo/replay';
-import { OpenAIStandIn } from '../support/fixtures';
+import { OpenAIStandIn, ofType, parseJsonLines } from '../support/fixtures';
 
 const DIST = resolve(__dirname, '../../dist');
 const RUN_TIMEOUT_MS = 90_000;
@@ -52,25 +52,6 @@ function runNode(script: string, args: string[], env: Record<string, string>, cw
   });
 }
 
-/** `--json` stdout: every line must be one JSON event, and nothing else may be there. */
-function parseJsonLines(stdout: string): CenecaEvent[] {
-  assert.ok(stdout.length > 0, 'stdout is empty');
-  assert.ok(stdout.endsWith('\n'), 'stdout ends with a newline');
-  return stdout
-    .slice(0, -1)
-    .split('\n')
-    .map((line, i) => {
-      try {
-        return JSON.parse(line) as CenecaEvent;
-      } catch {
-        assert.fail(`stdout line ${i + 1} is not JSON: ${JSON.stringify(line.slice(0, 200))}`);
-      }
-    });
-}
-
-function ofType<T extends EventType>(events: readonly CenecaEvent[], type: T): EventOf<T>[] {
-  return events.filter((e): e is EventOf<T> => e.type === type);
-}
 
 /** One session's result as rows keyed by column name (the column list only grows, so the last one wins). */
 function resultRows(events: readonly CenecaEvent[]): Array<Record<string, Cell>> {

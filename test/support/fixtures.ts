@@ -1,4 +1,5 @@
 /** Shared test fixtures: a seeded database on the test server, an engine wired to a stand-in, stream collection. */
+import assert from 'node:assert/strict';
 import pg from 'pg';
 import { assertStreamContract } from '../../src/core/contract';
 import type { CenecaEvent, EventOf, EventType } from '../../src/core/events';
@@ -94,6 +95,22 @@ export function terminal(events: readonly CenecaEvent[]): EventOf<'complete'> | 
   const last = events[events.length - 1];
   if (!last || (last.type !== 'complete' && last.type !== 'error')) throw new Error('stream has no terminal event');
   return last;
+}
+
+/** Parses `--json` stdout: every line must be one JSON event, and stdout must end with a newline. */
+export function parseJsonLines(stdout: string): CenecaEvent[] {
+  assert.ok(stdout.length > 0, 'stdout is empty');
+  assert.ok(stdout.endsWith('\n'), 'stdout ends with a newline');
+  return stdout
+    .slice(0, -1)
+    .split('\n')
+    .map((line, i) => {
+      try {
+        return JSON.parse(line) as CenecaEvent;
+      } catch {
+        assert.fail(`stdout line ${i + 1} is not JSON: ${JSON.stringify(line.slice(0, 200))}`);
+      }
+    });
 }
 
 export function sqlReply(query: string, preface = 'This query answers the question.'): string {

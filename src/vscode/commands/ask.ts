@@ -1,5 +1,6 @@
 /** `Ceneca: Ask a Question…` (with recent questions), `Ceneca: Cancel` and `Ceneca: Show Results`. */
 import * as vscode from 'vscode';
+import { runQuickPick } from '../quickPick';
 import { streamQueryIntoNewDocument } from '../editor/queryDocument';
 import type { Services } from '../services';
 
@@ -21,26 +22,15 @@ export function registerAskCommands(services: Services): vscode.Disposable {
 
 /** An input box that also offers recent questions: type a new one, or pick one to ask again. */
 function pickQuestion(recent: string[]): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const pick = vscode.window.createQuickPick();
-    pick.title = 'Ceneca: Ask a Question';
-    pick.placeholder = 'Ask about your data, e.g. "top 10 customers by revenue this quarter"';
-    pick.matchOnDescription = true;
-    const recentItems = recent.map((label) => ({ label, description: 'recent' }));
-    pick.items = recentItems;
-    pick.onDidChangeValue((value) => {
-      const typed = value.trim();
-      pick.items = typed ? [{ label: typed, description: 'ask' }, ...recentItems.filter((i) => i.label !== typed)] : recentItems;
-    });
-    let chosen: string | undefined;
-    pick.onDidAccept(() => {
-      chosen = pick.selectedItems[0]?.label ?? (pick.value.trim() || undefined);
-      pick.hide();
-    });
-    pick.onDidHide(() => {
-      pick.dispose();
-      resolve(chosen);
-    });
-    pick.show();
+  const pick = vscode.window.createQuickPick();
+  pick.title = 'Ceneca: Ask a Question';
+  pick.placeholder = 'Ask about your data, e.g. "top 10 customers by revenue this quarter"';
+  pick.matchOnDescription = true;
+  const recentItems = recent.map((label) => ({ label, description: 'recent' }));
+  pick.items = recentItems;
+  pick.onDidChangeValue((value) => {
+    const typed = value.trim();
+    pick.items = typed ? [{ label: typed, description: 'ask' }, ...recentItems.filter((i) => i.label !== typed)] : recentItems;
   });
+  return runQuickPick(pick, { accept: (p) => p.selectedItems[0]?.label ?? (p.value.trim() || undefined) });
 }

@@ -3,6 +3,7 @@
  * settings (machine scope, so a workspace cannot point them, and with them the keys, elsewhere).
  */
 import * as vscode from 'vscode';
+import { runQuickPick } from '../quickPick';
 import { DEFAULT_MODELS } from '../../core/config';
 import type { KeyedProvider } from '../secrets';
 import type { Services } from '../services';
@@ -176,20 +177,7 @@ function pickModel(services: Services, current: { provider: ProviderSetting; mod
     pick.busy = false;
   });
 
-  return new Promise((resolve) => {
-    const subscriptions = [
-      pick.onDidAccept(() => {
-        resolve(pick.selectedItems[0]);
-        pick.hide();
-      }),
-      pick.onDidHide(() => {
-        resolve(undefined);
-        for (const s of subscriptions) s.dispose();
-        pick.dispose();
-      }),
-    ];
-    pick.show();
-  });
+  return runQuickPick(pick, { accept: (p) => p.selectedItems[0] });
 }
 
 /** After choosing OpenAI or Anthropic, offers to set the key when none is stored (and no local server is set). */

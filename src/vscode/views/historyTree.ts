@@ -3,6 +3,7 @@
  * were or after an edit.
  */
 import * as vscode from 'vscode';
+import { runQuickPick } from '../quickPick';
 import type { HistoryEntry } from '../history';
 import type { Services } from '../services';
 import { historyDescription, oneLine } from '../viewText';
@@ -134,24 +135,12 @@ async function showHistory(services: Services): Promise<void> {
     buttons: [EDIT_BUTTON],
     entry,
   }));
-  const chosen = await new Promise<{ entry: HistoryEntry; edit: boolean } | undefined>((resolve) => {
-    const subscriptions = [
-      pick.onDidAccept(() => {
-        const item = pick.selectedItems[0];
-        resolve(item && { entry: item.entry, edit: false });
-        pick.hide();
-      }),
-      pick.onDidTriggerItemButton((e) => {
-        resolve({ entry: e.item.entry, edit: true });
-        pick.hide();
-      }),
-      pick.onDidHide(() => {
-        resolve(undefined);
-        for (const s of subscriptions) s.dispose();
-        pick.dispose();
-      }),
-    ];
-    pick.show();
+  const chosen = await runQuickPick(pick, {
+    accept: (p): { entry: HistoryEntry; edit: boolean } | undefined => {
+      const item = p.selectedItems[0];
+      return item && { entry: item.entry, edit: false };
+    },
+    button: (e) => ({ entry: e.item.entry, edit: true }),
   });
   if (!chosen) return;
   if (chosen.edit) await editThenRun(services, chosen.entry);

@@ -2,6 +2,7 @@
  * A loopback stand-in for OpenAI's chat-completions API (`POST /v1/chat/completions`), speaking its real wire format:
  * `data: {chat.completion.chunk}` SSE lines ending in `data: [DONE]`, `{"error":{…}}` bodies for HTTP errors, and a
  * `data: {"error":{…}}` line for an error mid-stream. The real `openai` SDK talks to it via `baseURL`.
+ * Also `POST /v1/embeddings`, answered (unscripted) with {@link deterministicEmbedding} vectors.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import {
@@ -41,6 +42,7 @@ export class OpenAIStandIn extends StandInServer {
 
   protected async handle(call: IncomingCall): Promise<void> {
     const { channel, record } = call;
+    if (call.method === 'POST' && call.pathname === '/v1/embeddings') return handleEmbeddings(call);
     if (call.method !== 'POST' || call.pathname !== '/v1/chat/completions') {
       return sendError(channel, 404, `Invalid URL (${call.method} ${record.path})`);
     }
@@ -83,6 +85,96 @@ export class OpenAIStandIn extends StandInServer {
       await this.runStream(channel, prepared, streamFrames(prepared, model, usage, includeUsage));
     });
   }
+}
+
+/**
+ * `POST /v1/embeddings`: `input` a string or a list of strings (token arrays are refused), `dimensions` optional
+ * (default 64), `encoding_format` 'float' or 'base64' (little-endian float32, what the SDK asks for by default).
+ * Vectors come from {@link deterministicEmbedding}, so tests can build vector stores with the same function.
+ */
+function handleEmbeddings(call: IncomingCall): void {
+  const { channel, body } = call;
+  if (!call.bodyIsJson || !isRecord(body)) {
+    return sendError(channel, 400, 'We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly.)');
+  }
+  if (typeof body.model !== 'string' || !body.model) return sendError(channel, 400, 'you must provide a model parameter', { param: 'model' });
+  const input = body.input;
+  const texts = typeof input === 'string' ? [input] : Array.isArray(input) && input.every((item) => typeof item === 'string') ? (input as string[]) : undefined;
+  if (!texts) return sendError(channel, 400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", { param: 'input' });
+  if (texts.length === 0 || texts.length > 2048) return sendError(channel, 400, `'$.input' must have between 1 and 2048 items.`, { param: 'input' });
+  if (texts.some((text) => text.length === 0)) return sendError(channel, 400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", { param: 'input' });
+  let dimensions = DEFAULT_EMBEDDING_DIMENSIONS;
+  if (body.dimensions !== undefined && body.dimensions !== null) {
+    if (typeof body.dimensions !== 'number' || !Number.isInteger(body.dimensions) || body.dimensions < 1 || body.dimensions > 4096) {
+      return sendError(channel, 400, `Invalid value for 'dimensions': ${JSON.stringify(body.dimensions)}.`, { param: 'dimensions' });
+    }
+    dimensions = body.dimensions;
+  }
+  const format = body.encoding_format ?? 'float';
+  if (format !== 'float' && format !== 'base64') {
+    return sendError(channel, 400, `Invalid value for 'encoding_format': ${JSON.stringify(format)}. Supported values are: 'float' and 'base64'.`, { param: 'encoding_format' });
+  }
+  const promptTokens = texts.reduce((sum, text) => sum + wordTokens(text).length, 0);
+  channel.json(
+    200,
+    {
+      object: 'list',
+      data: texts.map((text, index) => {
+        const vector = deterministicEmbedding(text, dimensions);
+        return { object: 'embedding', index, embedding: format === 'base64' ? float32Base64(vector) : vector };
+      }),
+      model: body.model,
+      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+    },
+    responseHeaders(),
+  );
+}
+
+export const DEFAULT_EMBEDDING_DIMENSIONS = 64;
+
+/**
+ * A deterministic, dependency-free text embedding: a hashed bag of lower-cased word tokens. Each token adds ±1 into
+ * three dimensions picked by a hash (signs from the hash too), then the vector is L2-normalised and rounded to float32
+ * (so the float and base64 encodings carry the same numbers). Texts sharing words have a high cosine similarity;
+ * texts sharing none are near 0. A text with no word tokens maps to a fixed unit vector.
+ */
+export function deterministicEmbedding(text: string, dimensions = DEFAULT_EMBEDDING_DIMENSIONS): number[] {
+  if (!Number.isInteger(dimensions) || dimensions < 1) throw new Error(`deterministicEmbedding: bad dimensions ${dimensions}`);
+  const vector = new Array<number>(dimensions).fill(0);
+  const tokens = wordTokens(text);
+  for (const token of tokens) {
+    for (let probe = 0; probe < 3; probe++) {
+      const hash = fnv1a(`${probe}:${token}`);
+      vector[hash % dimensions]! += (hash >>> 31) === 1 ? -1 : 1;
+    }
+  }
+  let norm = Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0));
+  if (norm === 0) {
+    vector[0] = 1;
+    norm = 1;
+  }
+  return vector.map((x) => Math.fround(x / norm));
+}
+
+/** Lower-cased runs of letters and digits (Unicode-aware). */
+function wordTokens(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+/** 32-bit FNV-1a over the UTF-8 bytes, as an unsigned integer. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+function float32Base64(vector: number[]): string {
+  const buffer = Buffer.alloc(vector.length * 4);
+  vector.forEach((x, i) => buffer.writeFloatLE(x, i * 4));
+  return buffer.toString('base64');
 }
 
 /** The text a chat-completions request carries: every message's text (system/developer included), newline-joined. */

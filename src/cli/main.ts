@@ -69,7 +69,13 @@ async function ask(args: string[], output: Output): Promise<number> {
     return 2;
   }
 
-  const sources = createSources(config);
+  let sources;
+  try {
+    sources = createSources(config);
+  } catch (error) {
+    output.err.write(`ceneca: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
   const engine = new Engine({ sources, llm: createProvider(config.provider), settings: config.settings ?? defaultEngineSettings });
   if (!values.json && config.connections.length === 0) output.err.write('• no connection configured: using the embedded demo database\n');
   const started = engine.ask({ question, maxRows, analysis: !values['no-analysis'], sources: values.source });

@@ -8,13 +8,18 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { defaultEngineSettings, type EngineSettings } from './pipeline/single';
 
-export const connectionSchema = z.object({
+const connectionBase = {
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'ids use letters, digits, _ . - (at most 64)'),
-  kind: z.enum(['postgres', 'mongodb', 'qdrant', 'slack']),
   name: z.string().optional(),
-  url: z.string().min(1),
-  statementTimeoutMs: z.number().int().positive().optional(),
-});
+};
+
+/** One entry of `connections`: each kind with the fields it needs (secrets as `${ENV_VAR}` references). */
+export const connectionSchema = z.discriminatedUnion('kind', [
+  z.object({ ...connectionBase, kind: z.literal('postgres'), url: z.string().min(1), statementTimeoutMs: z.number().int().positive().optional() }),
+  z.object({ ...connectionBase, kind: z.literal('mongodb'), url: z.string().min(1), database: z.string().optional() }),
+  z.object({ ...connectionBase, kind: z.literal('qdrant'), url: z.string().min(1), apiKey: z.string().optional() }),
+  z.object({ ...connectionBase, kind: z.literal('slack'), token: z.string().min(1), slackApiUrl: z.string().optional() }),
+]);
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 
 const providerSchema = z.object({
@@ -71,6 +76,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { cwd?
   const file = readConfigFile(env, options);
   const connections = [...(file?.content.connections ?? [])];
   if (env.CENECA_PG_URL) connections.push({ id: 'postgres', kind: 'postgres', name: 'PostgreSQL (CENECA_PG_URL)', url: env.CENECA_PG_URL });
+  if (env.CENECA_MONGODB_URL) connections.push({ id: 'mongodb', kind: 'mongodb', name: 'MongoDB (CENECA_MONGODB_URL)', url: env.CENECA_MONGODB_URL });
+  if (env.CENECA_SLACK_TOKEN) connections.push({ id: 'slack', kind: 'slack', name: 'Slack (CENECA_SLACK_TOKEN)', token: env.CENECA_SLACK_TOKEN });
   const duplicate = connections.find((c, i) => connections.findIndex((o) => o.id === c.id) !== i);
   if (duplicate) throw new ConfigError(`connection id "${duplicate.id}" is used twice`);
   const { provider, problem } = chooseProvider(env, file?.content.model);

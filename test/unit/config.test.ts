@@ -194,13 +194,14 @@ describe('config', () => {
       writeConfig({ connections: [{ id: 'warehouse', kind: 'postgres', url: 'postgres://w/db', statementTimeoutMs: 5000 }] });
       const config = load({ CENECA_PG_URL: 'postgres://local/db' }, dir);
       assert.deepEqual(
-        config.connections.map((c) => [c.id, c.url]),
+        config.connections.map((c) => [c.id, 'url' in c ? c.url : undefined]),
         [
           ['warehouse', 'postgres://w/db'],
           ['postgres', 'postgres://local/db'],
         ],
       );
-      assert.equal(config.connections[0]!.statementTimeoutMs, 5000);
+      const warehouse = config.connections[0]!;
+      assert.equal(warehouse.kind === 'postgres' && warehouse.statementTimeoutMs, 5000);
       assert.equal(config.configFile, join(dir, 'ceneca.config.json'));
     });
 
@@ -395,5 +396,19 @@ describe('config: edge cases', () => {
     const shown = redactUrl('postgres://u:hunter2@h/db?password=hunter3&sslmode=require&api_key=abc');
     assert.ok(!/hunter2|hunter3|abc/.test(shown), shown);
     assert.match(shown, /sslmode=require/);
+  });
+});
+
+describe('config: connections of every kind', () => {
+  it('CENECA_MONGODB_URL and CENECA_SLACK_TOKEN add one source each; a slack entry needs a token, not a url', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ceneca-cfg-'));
+    try {
+      const config = loadConfig({ OPENAI_API_KEY: 'k', CENECA_MONGODB_URL: 'mongodb://m/db', CENECA_SLACK_TOKEN: 'xoxp-1' }, { cwd: dir });
+      assert.deepEqual(config.connections.map((c) => [c.id, c.kind]), [['mongodb', 'mongodb'], ['slack', 'slack']]);
+      writeFileSync(join(dir, 'ceneca.config.json'), JSON.stringify({ connections: [{ id: 'chat', kind: 'slack', url: 'x' }] }));
+      assert.throws(() => loadConfig({}, { cwd: dir }), (e: unknown) => e instanceof ConfigError && /connections\.0\.token/.test(e.message));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

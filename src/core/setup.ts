@@ -4,7 +4,9 @@ import { AnthropicProvider } from './llm/anthropic';
 import { OpenAIProvider } from './llm/openai';
 import type { LlmProvider } from './llm/provider';
 import { createDemoSource } from './sources/embedded-demo';
+import { MongoSource } from './sources/mongodb';
 import { PostgresSource } from './sources/postgres';
+import { SlackSource } from './sources/slack';
 import type { DataSource } from './sources/source';
 
 export function createProvider(config: ProviderConfig): LlmProvider {
@@ -15,6 +17,10 @@ export function createSource(connection: ConnectionConfig): DataSource {
   switch (connection.kind) {
     case 'postgres':
       return new PostgresSource({ id: connection.id, name: connection.name, connection: connection.url, statementTimeoutMs: connection.statementTimeoutMs });
+    case 'mongodb':
+      return new MongoSource({ id: connection.id, name: connection.name, url: connection.url, database: connection.database });
+    case 'slack':
+      return new SlackSource({ id: connection.id, name: connection.name, token: connection.token, slackApiUrl: connection.slackApiUrl });
     default:
       throw new Error(`connection ${connection.id}: ${connection.kind} sources are not available yet`);
   }

@@ -3,6 +3,7 @@
  * a JSON query shape ({collection, operation: find|aggregate, …}) checked against allowlists of stages and
  * operators, and execution streaming cursor batches as flattened rows (nested objects become dotted columns).
  */
+import { SnapshotCache } from '../schema/snapshotCache';
 import { EJSON } from 'bson';
 import { MongoClient, type AbstractCursor, type Db, type Document } from 'mongodb';
 import type { Cell, ResultColumn } from '../events';
@@ -114,7 +115,7 @@ export class MongoSource implements DataSource {
   readonly name: string;
   private readonly options: MongoSourceOptions;
   private clientPromise?: Promise<MongoClient>;
-  private snapshotPromise?: Promise<SchemaSnapshot>;
+  private readonly snapshots = new SnapshotCache((onProgress, signal) => this.loadSnapshot(onProgress, signal));
 
   constructor(options: MongoSourceOptions) {
     this.options = options;
@@ -126,18 +127,8 @@ export class MongoSource implements DataSource {
     return this.options.maxTimeMs ?? DEFAULT_MAX_TIME_MS;
   }
 
-  async introspect(options: IntrospectOptions = {}): Promise<SchemaSnapshot> {
-    if (options.refresh || !this.snapshotPromise) {
-      const loading = this.loadSnapshot(options.onProgress ?? (() => undefined), options.signal);
-      this.snapshotPromise = loading;
-      loading.catch(() => {
-        if (this.snapshotPromise === loading) this.snapshotPromise = undefined; // a failed load is not cached
-      });
-      return loading;
-    }
-    const cached = await this.snapshotPromise;
-    options.onProgress?.(1);
-    return cached;
+  introspect(options: IntrospectOptions = {}): Promise<SchemaSnapshot> {
+    return this.snapshots.get(options);
   }
 
   searchSchema(snapshot: SchemaSnapshot, question: string, limit: number): RankedTable[] {
@@ -228,7 +219,7 @@ export class MongoSource implements DataSource {
   async close(): Promise<void> {
     const client = this.clientPromise;
     this.clientPromise = undefined;
-    this.snapshotPromise = undefined;
+    this.snapshots.clear();
     if (client) await (await client.catch(() => undefined))?.close();
   }
 

@@ -2,6 +2,7 @@
  * PostgreSQL through `pg` + `pg-cursor`: catalogue introspection (cached), read-only validation, an EXPLAIN cost
  * estimate, and execution inside `BEGIN READ ONLY` with a statement timeout, streaming rows in array mode.
  */
+import { SnapshotCache } from '../schema/snapshotCache';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { Cell, ResultColumn } from '../events';
@@ -79,7 +80,7 @@ export class PostgresSource implements DataSource {
   readonly name: string;
   private readonly options: PostgresSourceOptions;
   private poolPromise?: Promise<pg.Pool>;
-  private snapshotPromise?: Promise<SchemaSnapshot>;
+  private readonly snapshots = new SnapshotCache((onProgress) => this.loadSnapshot(onProgress));
   private readonly typeNames = new Map<number, string>();
 
   constructor(options: PostgresSourceOptions) {
@@ -92,18 +93,8 @@ export class PostgresSource implements DataSource {
     return this.options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   }
 
-  async introspect(options: IntrospectOptions = {}): Promise<SchemaSnapshot> {
-    if (options.refresh || !this.snapshotPromise) {
-      const loading = this.loadSnapshot(options.onProgress ?? (() => undefined));
-      this.snapshotPromise = loading;
-      loading.catch(() => {
-        if (this.snapshotPromise === loading) this.snapshotPromise = undefined; // a failed load is not cached
-      });
-      return loading;
-    }
-    const cached = await this.snapshotPromise;
-    options.onProgress?.(1);
-    return cached;
+  introspect(options: IntrospectOptions = {}): Promise<SchemaSnapshot> {
+    return this.snapshots.get(options);
   }
 
   searchSchema(snapshot: SchemaSnapshot, question: string, limit: number): RankedTable[] {
@@ -190,7 +181,7 @@ export class PostgresSource implements DataSource {
   async close(): Promise<void> {
     const pool = this.poolPromise;
     this.poolPromise = undefined;
-    this.snapshotPromise = undefined;
+    this.snapshots.clear();
     if (pool) await (await pool.catch(() => undefined))?.end();
   }
 

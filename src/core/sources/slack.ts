@@ -20,6 +20,7 @@
  * MAX_RATE_LIMIT_RETRIES times and at most RATE_LIMIT_BUDGET_MS in total per call, and the wait ends when the
  * signal aborts. A Retry-After beyond the remaining budget fails at once with a clear message.
  */
+import { SnapshotCache } from '../schema/snapshotCache';
 import { ErrorCode, WebClient, type WebAPICallResult } from '@slack/web-api';
 import type { Cell, ResultColumn } from '../events';
 import { FencedQueryExtractor, extractJson } from '../llm/extract';
@@ -116,7 +117,7 @@ export class SlackSource implements DataSource {
   readonly id: string;
   readonly name: string;
   private readonly client: WebClient;
-  private snapshotPromise?: Promise<SchemaSnapshot>;
+  private readonly snapshots = new SnapshotCache((onProgress, signal) => this.loadSnapshot(onProgress, signal));
   private workspace?: Workspace;
   private userNames?: Promise<Map<string, string>>;
 
@@ -133,18 +134,8 @@ export class SlackSource implements DataSource {
     });
   }
 
-  async introspect(options: IntrospectOptions = {}): Promise<SchemaSnapshot> {
-    if (options.refresh || !this.snapshotPromise) {
-      const loading = this.loadSnapshot(options.onProgress ?? (() => undefined), options.signal);
-      this.snapshotPromise = loading;
-      loading.catch(() => {
-        if (this.snapshotPromise === loading) this.snapshotPromise = undefined; // a failed load is not cached
-      });
-      return loading;
-    }
-    const cached = await this.snapshotPromise;
-    options.onProgress?.(1);
-    return cached;
+  introspect(options: IntrospectOptions = {}): Promise<SchemaSnapshot> {
+    return this.snapshots.get(options);
   }
 
   searchSchema(snapshot: SchemaSnapshot, question: string, limit: number): RankedTable[] {
@@ -224,7 +215,7 @@ export class SlackSource implements DataSource {
   }
 
   async close(): Promise<void> {
-    this.snapshotPromise = undefined;
+    this.snapshots.clear();
     this.workspace = undefined;
     this.userNames = undefined;
   }

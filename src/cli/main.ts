@@ -9,12 +9,14 @@ import { defaultEngineSettings } from '../core/pipeline/single';
 import { createProvider, createSources } from '../core/setup';
 import { stopDemoDatabase } from '../core/sources/embedded-demo';
 import { followSession } from './follow';
-import { humanRenderer, jsonRenderer, type Output } from './render';
+import { classificationRenderer, humanRenderer, jsonRenderer, type Output } from './render';
 
 const USAGE = `Usage:
   ceneca ask "question" [--json] [--no-analysis] [--max-rows N] [--source ID]... [--config FILE]
+  ceneca ask --classify-only "question" [--json] [--source ID]...   which sources the question needs, and why
 
-Connections: CENECA_PG_URL, or a ceneca.config.json (secrets as \${ENV_VAR}); with none, an embedded demo database.
+Connections: CENECA_PG_URL, CENECA_MONGODB_URL, CENECA_QDRANT_URL (+ CENECA_QDRANT_API_KEY, CENECA_EMBEDDINGS_BASE_URL,
+       CENECA_EMBEDDINGS_MODEL), CENECA_SLACK_TOKEN, or a ceneca.config.json (secrets as \${ENV_VAR}); with none, an embedded demo database.
 Model: OPENAI_API_KEY (+ OPENAI_BASE_URL for any OpenAI-compatible server) or ANTHROPIC_API_KEY
        (+ ANTHROPIC_BASE_URL); CENECA_MODEL picks the model, CENECA_PROVIDER decides when both keys are set.`;
 
@@ -43,6 +45,7 @@ async function ask(args: string[], output: Output): Promise<number> {
         'max-rows': { type: 'string' },
         source: { type: 'string', multiple: true },
         config: { type: 'string' },
+        'classify-only': { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -78,11 +81,14 @@ async function ask(args: string[], output: Output): Promise<number> {
   }
   const engine = new Engine({ sources, llm: createProvider(config.provider), settings: config.settings ?? defaultEngineSettings });
   if (!values.json && config.connections.length === 0) output.err.write('• no connection configured: using the embedded demo database\n');
-  const started = engine.ask({ question, maxRows, analysis: !values['no-analysis'], sources: values.source });
+  const request = { question, maxRows, analysis: !values['no-analysis'], sources: values.source };
+  const classifyOnly = values['classify-only'];
+  const started = classifyOnly ? engine.classify(request) : engine.ask(request);
   const onInterrupt = (): void => started.session.cancel('cancelled with Ctrl-C');
   process.once('SIGINT', onInterrupt);
   try {
-    const terminal = await followSession(started.session, values.json ? jsonRenderer(output) : humanRenderer(output));
+    const renderer = values.json ? jsonRenderer(output) : classifyOnly ? classificationRenderer(output) : humanRenderer(output);
+    const terminal = await followSession(started.session, renderer);
     await started.done;
     if (terminal.type === 'complete') return 0;
     return terminal.code === 'cancelled' ? 130 : 1;

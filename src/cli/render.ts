@@ -23,6 +23,22 @@ export function jsonRenderer(output: Output): Renderer {
   };
 }
 
+/**
+ * `--classify-only` in human mode: the chosen sources on stdout, one per line (`id<TAB>kind<TAB>reason`), so a
+ * script can read them; everything else as the human renderer shows it, except the rows summary.
+ */
+export function classificationRenderer(output: Output): Renderer {
+  const human = humanRenderer(output);
+  return (event) => {
+    if (event.type === 'databases_selected') {
+      for (const d of event.databases) output.out.write(`${clean(d.id)}\t${d.kind}\t${clean(d.reason)}\n`);
+      return;
+    }
+    if (event.type === 'complete') return;
+    return human(event);
+  };
+}
+
 const TABLE_ROWS_SHOWN = 40;
 const CELL_WIDTH = 40;
 

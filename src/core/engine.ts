@@ -1,5 +1,5 @@
 /** The engine's front door for every transport: start a question as a session and get its log to follow. */
-import { answerQuestion, runUserQuery, type EngineContext, type QuestionRequest, type UserQueryRequest } from './pipeline/single';
+import { answerQuestion, classifyQuestion, runUserQuery, type EngineContext, type QuestionRequest, type UserQueryRequest } from './pipeline/single';
 import { Session, type SessionOptions } from './session/session';
 
 export interface StartedQuestion {
@@ -14,6 +14,13 @@ export class Engine {
   ask(request: QuestionRequest, options: SessionOptions = {}): StartedQuestion {
     const session = new Session(options);
     const done = session.run((s) => answerQuestion(s, this.context, request));
+    return { session, done };
+  }
+
+  /** Only chooses the sources for a question; the session's `databases_selected` event is the answer. */
+  classify(request: QuestionRequest, options: SessionOptions = {}): StartedQuestion {
+    const session = new Session(options);
+    const done = session.run((s) => classifyQuestion(s, this.context, request));
     return { session, done };
   }
 

@@ -183,6 +183,7 @@ export type ErrorCode =
   | 'idle_timeout'
   | 'invalid_question'
   | 'no_source'
+  | 'needs_several_sources'
   | 'source_unavailable'
   | 'schema_failed'
   | 'llm_failed'

@@ -5,14 +5,13 @@
  */
 import type { Cell, Phase, ResultColumn, TokenUsage } from '../events';
 import { streamCompletion } from '../llm/complete';
-import { extractJson } from '../llm/extract';
 import { analyzePrompt } from '../llm/prompts/analyze';
-import { classifyPrompt } from '../llm/prompts/classify';
 import { correctionPrompt } from '../llm/prompts/nl2sql';
 import { LlmError, type ChatMessage, type CompletionRequest, type LlmProvider } from '../llm/provider';
 import { PipelineError, type CompleteSummary, type Session } from '../session/session';
 import type { RankedTable } from '../schema/types';
 import { QueryExecutionError, StatementTimeoutError, type DataSource } from '../sources/source';
+import { buildCatalogue, classificationPrompt, lexicalChoice, readClassification, type SourceChoice } from './classify';
 
 export interface EngineSettings {
   /** Row cap for one result. */
@@ -78,6 +77,14 @@ export async function answerQuestion(session: Session, context: EngineContext, r
     query: result.query,
     ...(run.usage ? { usage: run.usage } : {}),
   };
+}
+
+/** Only the classification step: which sources the question needs, and why (`ceneca ask --classify-only`, `POST /classify`). */
+export async function classifyQuestion(session: Session, context: EngineContext, request: QuestionRequest): Promise<CompleteSummary> {
+  const started = Date.now();
+  const run = new QuestionRun(session, context, request);
+  const choices = await run.chooseSources(checkQuestion(request.question));
+  return { sources: choices.map((c) => c.source.id), rowCount: 0, elapsedMs: Date.now() - started };
 }
 
 export interface UserQueryRequest {
@@ -156,16 +163,33 @@ class QuestionRun {
   }
 
   async selectSource(question: string): Promise<DataSource> {
+    const choices = await this.chooseSources(question);
+    if (choices.length > 1) {
+      const named = choices.map((c) => `${c.source.id} (${c.reason})`).join('; ');
+      throw new PipelineError(
+        'needs_several_sources',
+        `this question needs data from several sources — ${named} — and cross-database questions are not available yet`,
+        'classify',
+        `ask about one source at a time, or choose one with --source (${choices.map((c) => c.source.id).join(', ')})`,
+      );
+    }
+    return choices[0]!.source;
+  }
+
+  /** Classifying → databases_selected: the sources the question needs, each with the reason. */
+  async chooseSources(question: string): Promise<SourceChoice[]> {
     this.session.emit({ type: 'classifying', message: 'choosing the data source for the question' });
     this.enter('classify');
     const candidates = this.candidateSources();
+    let choices: SourceChoice[];
     if (candidates.length === 1) {
-      const only = candidates[0]!;
       const reason = this.request.sources?.length ? 'chosen by the request' : 'the only configured source';
-      this.session.emit({ type: 'databases_selected', databases: [{ id: only.id, kind: only.kind, reason }] });
-      return only;
+      choices = [{ source: candidates[0]!, reason }];
+    } else {
+      choices = await this.classifyWithModel(question, candidates);
     }
-    return this.classifyWithModel(question, candidates);
+    this.session.emit({ type: 'databases_selected', databases: choices.map(({ source, reason }) => ({ id: source.id, kind: source.kind, reason })) });
+    return choices;
   }
 
   sourceForUserQuery(): DataSource {
@@ -193,39 +217,40 @@ class QuestionRun {
     return sources.filter((s) => wanted.includes(s.id));
   }
 
-  private async classifyWithModel(question: string, candidates: readonly DataSource[]): Promise<DataSource> {
-    const summaries = await Promise.all(
-      candidates.map(async (s) => ({ id: s.id, kind: s.kind, name: s.name, contents: await this.describeSource(s) })),
-    );
-    const reply = await this.complete(classifyPrompt(question, summaries), 'classify');
-    const picks = readClassification(extractJson(reply.text), candidates);
-    if (picks.length === 0) {
-      const fallback = candidates[0]!;
-      this.session.emit({
-        type: 'error',
-        code: 'llm_failed',
-        message: 'the model did not name a configured source for this question',
-        phase: 'classify',
-        recoverable: true,
-        suggestion: 'name the database in the question, or pick one with --source',
-      });
-      this.session.emit({ type: 'databases_selected', databases: [{ id: fallback.id, kind: fallback.kind, reason: 'default source (classification failed)' }] });
-      return fallback;
+  /** The model picks from a lexically pre-ranked catalogue; an unreadable answer is asked for once more. */
+  private async classifyWithModel(question: string, candidates: readonly DataSource[]): Promise<SourceChoice[]> {
+    const catalogue = await buildCatalogue(question, candidates, this.signal);
+    let prompt = classificationPrompt(question, catalogue);
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const reply = await this.complete(prompt, 'classify');
+      const picks = readClassification(reply.text, catalogue);
+      if (picks.length > 0) return picks;
+      if (attempt === 1) {
+        this.session.emit({ type: 'status', phase: 'classify', message: 'the model did not name a configured source; asking again' });
+        prompt = {
+          ...prompt,
+          messages: [
+            ...prompt.messages,
+            { role: 'assistant', content: reply.text || '(an empty reply)' },
+            { role: 'user', content: `That reply did not name any of the listed source ids (${catalogue.map((e) => e.source.id).join(', ')}). Reply with the JSON only.` },
+          ],
+        };
+      }
     }
-    this.session.emit({ type: 'databases_selected', databases: picks.map(({ source, reason }) => ({ id: source.id, kind: source.kind, reason })) });
-    if (picks.length > 1) {
-      this.session.emit({ type: 'status', phase: 'classify', message: `several sources fit; answering from ${picks[0]!.source.id} (cross-database questions are not available yet)` });
+    const fallback = lexicalChoice(catalogue);
+    const configured = candidates.map((s) => s.id).join(', ');
+    if (!fallback) {
+      throw new PipelineError('llm_failed', 'the model twice failed to name a configured source for this question', 'classify', `name the data in the question, or choose a source with --source (${configured})`);
     }
-    return picks[0]!.source;
-  }
-
-  private async describeSource(source: DataSource): Promise<string> {
-    try {
-      const snapshot = await source.introspect({ signal: this.signal });
-      return snapshot.tables.slice(0, 30).map((t) => t.qualifiedName).join(', ') || 'no tables';
-    } catch {
-      return 'schema not available';
-    }
+    this.session.emit({
+      type: 'error',
+      code: 'llm_failed',
+      message: `the model twice failed to name a configured source; using ${fallback.source.id}, whose schema matches the question best`,
+      phase: 'classify',
+      recoverable: true,
+      suggestion: `choose a source with --source if this is the wrong one (${configured})`,
+    });
+    return [fallback];
   }
 
   async loadSchema(source: DataSource, question: string): Promise<RankedTable[]> {
@@ -435,18 +460,6 @@ class QuestionRun {
   private addUsage(usage: TokenUsage): void {
     this.usage = { inputTokens: (this.usage?.inputTokens ?? 0) + usage.inputTokens, outputTokens: (this.usage?.outputTokens ?? 0) + usage.outputTokens };
   }
-}
-
-function readClassification(value: unknown, candidates: readonly DataSource[]): Array<{ source: DataSource; reason: string }> {
-  const list = (value as { databases?: unknown } | undefined)?.databases;
-  if (!Array.isArray(list)) return [];
-  const picks: Array<{ source: DataSource; reason: string }> = [];
-  for (const entry of list as unknown[]) {
-    const { id, reason } = (entry ?? {}) as { id?: unknown; reason?: unknown };
-    const source = candidates.find((s) => s.id === id);
-    if (source && !picks.some((p) => p.source === source)) picks.push({ source, reason: typeof reason === 'string' && reason ? reason : 'chosen by the model' });
-  }
-  return picks;
 }
 
 function errorText(error: unknown): string {

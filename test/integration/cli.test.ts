@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findContractProblems } from '../../src/core/contract';
 import type { CenecaEvent } from '../../src/core/events';
+import { SlackStandIn } from '../support/slack-standin';
 import { OpenAIStandIn, ofType, parseJsonLines, seededDatabase, sql, sqlReply } from '../support/fixtures';
 
 const CLI = resolve(__dirname, '../../dist/cli.js');
@@ -237,6 +238,33 @@ describe('CLI (built dist/cli.js) on a real PostgreSQL server', function () {
     assert.equal(last.recoverable, false);
     assert.match(last.message, /\bnope\b/);
     assert.equal(standIn.requests.length, 0, 'the model was not asked');
+  });
+
+  it('--classify-only with several sources: the choice on stdout (id, kind, reason), no query is generated', async () => {
+    const slack = new SlackStandIn({ tokens: { 'xoxp-cli': 'user' }, channels: [{ id: 'C1', name: 'incidents', topic: 'Outages', members: [], messages: [] }] });
+    await slack.start();
+    const configDir = mkdtempSync(join(tmpdir(), 'ceneca-cli-config-'));
+    try {
+      const config = { connections: [{ id: 'slack', kind: 'slack', token: '${SLACK_TOKEN}', slackApiUrl: slack.apiUrl }] };
+      writeFileSync(join(configDir, 'ceneca.config.json'), JSON.stringify(config));
+      standIn.push({ match: /^You route a question/, text: '```json\n{"databases":[{"id":"postgres","reason":"orders are there"},{"id":"slack","reason":"incident talk"}]}\n```' });
+      const human = await startCli(['ask', '--classify-only', 'What did #incidents say on the days orders dropped?'], fullEnv({ SLACK_TOKEN: 'xoxp-cli' }), configDir).finished;
+      assert.equal(human.code, 0, human.stderr);
+      assert.equal(human.stdout, 'postgres\tpostgres\torders are there\nslack\tslack\tincident talk\n');
+      assert.ok(!human.stderr.includes('xoxp-cli'), 'the token is never printed');
+
+      standIn.push({ match: /^You route a question/, text: '```json\n{"databases":[{"id":"slack","reason":"incident talk"}]}\n```' });
+      const json = await startCli(['ask', '--classify-only', '--json', 'What did #incidents say?'], fullEnv({ SLACK_TOKEN: 'xoxp-cli' }), configDir).finished;
+      assert.equal(json.code, 0, json.stderr);
+      const events = parseJsonLines(json.stdout);
+      assertContract(events);
+      assert.deepEqual(ofType(events, 'databases_selected')[0]!.databases, [{ id: 'slack', kind: 'slack', reason: 'incident talk' }]);
+      assert.equal(ofType(events, 'partial_query').length, 0);
+      assert.equal(standIn.requests.length, 2, 'one classification request per run, nothing else');
+    } finally {
+      rmSync(configDir, { recursive: true, force: true });
+      await slack.stop();
+    }
   });
 
   it('no model provider configured: exit 2, stderr names OPENAI_API_KEY and ANTHROPIC_API_KEY, stdout empty', async () => {

@@ -184,6 +184,8 @@ describe('Slack source', function () {
     assert.equal(terminal(events).type, 'complete', JSON.stringify(terminal(events)));
     assert.deepEqual(rowsOf(events), ALICE_DB_ROWS);
     assert.ok(Date.now() - started >= 900, 'Retry-After was honoured');
+    const waiting = ofType(events, 'status').filter((e) => e.phase === 'execute');
+    assert.deepEqual(waiting.map((e) => e.message), ['Slack rate-limited search.messages; waiting 1 s as it asks (retry 1 of 3)']);
     assert.equal(slack.calls.filter((c) => c === 'search.messages').length, 2);
   });
 

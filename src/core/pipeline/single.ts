@@ -371,7 +371,10 @@ class QuestionRun {
     let truncated = false;
     let lastProgressAt = started;
     // One row past the cap tells whether the result was cut.
-    for await (const batch of source.execute(query, { maxRows: cap + 1, signal: this.signal })) {
+    const onStatus = (message: string): void => {
+      this.session.emit({ type: 'status', phase: 'execute', message });
+    };
+    for await (const batch of source.execute(query, { maxRows: cap + 1, signal: this.signal, onStatus })) {
       let rows = batch.rows;
       if (rowCount + rows.length > cap) {
         truncated = true;

@@ -192,7 +192,8 @@ export class SlackSource implements DataSource {
     const workspace = this.workspace!;
     const limit = Math.max(0, Math.min(spec.limit ?? options.maxRows, options.maxRows));
     try {
-      const pages = workspace.tokenKind === 'user' ? this.searchPages(spec, limit, signal) : this.historyPages(spec, limit, signal);
+      const calls = { signal, onStatus: options.onStatus };
+      const pages = workspace.tokenKind === 'user' ? this.searchPages(spec, limit, calls) : this.historyPages(spec, limit, calls);
       let delivered = 0;
       let first = true;
       for await (const rows of pages) {
@@ -211,7 +212,7 @@ export class SlackSource implements DataSource {
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
-    await this.call('auth.test', {}, signal);
+    await this.call('auth.test', {}, { signal });
   }
 
   async close(): Promise<void> {
@@ -231,7 +232,7 @@ export class SlackSource implements DataSource {
   private async loadSnapshot(onProgress: (fraction: number) => void, signal?: AbortSignal): Promise<SchemaSnapshot> {
     onProgress(0);
     try {
-      const auth = (await this.call('auth.test', {}, signal)) as WebAPICallResult & { url?: string; bot_id?: string };
+      const auth = (await this.call('auth.test', {}, { signal })) as WebAPICallResult & { url?: string; bot_id?: string };
       onProgress(0.2);
       const tokenKind = auth.bot_id ? 'bot' : 'user';
       const tables: TableInfo[] = [];
@@ -241,7 +242,7 @@ export class SlackSource implements DataSource {
         const page = (await this.call(
           'conversations.list',
           { types: 'public_channel,private_channel', exclude_archived: true, limit: 200, ...(cursor ? { cursor } : {}) },
-          signal,
+          { signal },
         )) as WebAPICallResult & { channels?: ChannelObject[] };
         for (const channel of page.channels ?? []) {
           if (!channel.id || !channel.name) continue;
@@ -264,7 +265,8 @@ export class SlackSource implements DataSource {
   // ---- execution ----------------------------------------------------------------------------------------------
 
   /** User token: `search.messages`, newest first, one batch per page. */
-  private async *searchPages(spec: SlackQuery, limit: number, signal: AbortSignal): AsyncIterable<Cell[][]> {
+  private async *searchPages(spec: SlackQuery, limit: number, calls: CallContext & { signal: AbortSignal }): AsyncIterable<Cell[][]> {
+    const { signal } = calls;
     const parts = [spec.query.trim()];
     for (const channel of spec.channels ?? []) parts.push(`in:${channel}`);
     if (spec.from) parts.push(`from:@${spec.from.replace(/^@/, '')}`);
@@ -276,7 +278,7 @@ export class SlackSource implements DataSource {
     let delivered = 0;
     for (let page = 1; delivered < limit; page++) {
       if (signal.aborted) throw signal.reason;
-      const result = (await this.call('search.messages', { query: text, count, page, sort: 'timestamp', sort_dir: 'desc' }, signal)) as WebAPICallResult & {
+      const result = (await this.call('search.messages', { query: text, count, page, sort: 'timestamp', sort_dir: 'desc' }, calls)) as WebAPICallResult & {
         messages?: { matches?: SlackMessage[]; paging?: { pages?: number }; pagination?: { page_count?: number } };
       };
       const matches = result.messages?.matches ?? [];
@@ -289,13 +291,14 @@ export class SlackSource implements DataSource {
   }
 
   /** Bot token: `conversations.history` per channel, filtered here; one batch per page. */
-  private async *historyPages(spec: SlackQuery, limit: number, signal: AbortSignal): AsyncIterable<Cell[][]> {
+  private async *historyPages(spec: SlackQuery, limit: number, calls: CallContext & { signal: AbortSignal }): AsyncIterable<Cell[][]> {
+    const { signal } = calls;
     const workspace = this.workspace!;
     const channels = spec.channels && spec.channels.length > 0 ? spec.channels.map((c) => c.slice(1)) : [...workspace.channelIds.keys()].slice(0, MAX_HISTORY_CHANNELS);
     const words = queryWords(spec.query);
     const oldest = spec.after ? dayStart(spec.after)! + DAY_SECONDS : undefined;
     const latest = spec.before ? dayStart(spec.before)! : undefined;
-    const names = await this.userNameMap(signal);
+    const names = await this.userNameMap(calls);
     const fromUser = spec.from ? spec.from.replace(/^@/, '').toLowerCase() : undefined;
     const fromIds = fromUser ? new Set([...names].filter(([id, name]) => id.toLowerCase() === fromUser || name.toLowerCase() === fromUser).map(([id]) => id)) : undefined;
     if (fromUser && fromIds) fromIds.add(fromUser.toUpperCase());
@@ -310,7 +313,7 @@ export class SlackSource implements DataSource {
         // `oldest` and `latest` are exclusive: a message exactly at midnight after the `after` day still counts.
         if (oldest !== undefined) params.oldest = `${oldest - 1}.999999`;
         if (latest !== undefined) params.latest = `${latest}.000000`;
-        const page = (await this.call('conversations.history', params, signal)) as WebAPICallResult & { messages?: SlackMessage[]; has_more?: boolean };
+        const page = (await this.call('conversations.history', params, calls)) as WebAPICallResult & { messages?: SlackMessage[]; has_more?: boolean };
         const rows: Cell[][] = [];
         for (const message of page.messages ?? []) {
           const seconds = Number.parseFloat(message.ts ?? '0');
@@ -336,13 +339,14 @@ export class SlackSource implements DataSource {
   }
 
   /** User id → name, read once (`users.list`); an empty map when the token may not list users. */
-  private userNameMap(signal: AbortSignal): Promise<Map<string, string>> {
+  private userNameMap(calls: CallContext & { signal: AbortSignal }): Promise<Map<string, string>> {
+    const { signal } = calls;
     if (!this.userNames) {
       const loading = (async () => {
         const map = new Map<string, string>();
         let cursor: string | undefined;
         do {
-          const page = (await this.call('users.list', { limit: 1000, ...(cursor ? { cursor } : {}) }, signal)) as WebAPICallResult & {
+          const page = (await this.call('users.list', { limit: 1000, ...(cursor ? { cursor } : {}) }, calls)) as WebAPICallResult & {
             members?: { id?: string; name?: string }[];
           };
           for (const m of page.members ?? []) if (m.id && m.name) map.set(m.id, m.name);
@@ -363,7 +367,7 @@ export class SlackSource implements DataSource {
    * One Web API call: rejects as soon as `signal` aborts, and waits out rate limits (Retry-After) at most
    * MAX_RATE_LIMIT_RETRIES times within RATE_LIMIT_BUDGET_MS.
    */
-  private async call(method: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<WebAPICallResult> {
+  private async call(method: string, params: Record<string, unknown>, { signal, onStatus }: CallContext = {}): Promise<WebAPICallResult> {
     let waitedMs = 0;
     for (let retries = 0; ; retries++) {
       if (signal?.aborted) throw signal.reason;
@@ -379,11 +383,18 @@ export class SlackSource implements DataSource {
         if (waitedMs + waitMs > RATE_LIMIT_BUDGET_MS) {
           throw new RateLimitError(`Slack rate-limited ${method} and asks to wait ${error.retryAfter} s, beyond the ${RATE_LIMIT_BUDGET_MS / 1000} s budget; try again later`);
         }
+        onStatus?.(`Slack rate-limited ${method}; waiting ${error.retryAfter} s as it asks (retry ${retries + 1} of ${MAX_RATE_LIMIT_RETRIES})`);
         await sleep(waitMs, signal);
         waitedMs += waitMs;
       }
     }
   }
+}
+
+/** What one Web API call may be cancelled by, and where it reports a rate-limit wait. */
+interface CallContext {
+  signal?: AbortSignal;
+  onStatus?: (message: string) => void;
 }
 
 /** The rate limit outlasted the retry budget. */

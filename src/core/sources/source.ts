@@ -29,6 +29,8 @@ export interface RowBatch {
 export interface ExecuteOptions {
   maxRows: number;
   signal: AbortSignal;
+  /** Tells the user why the stream is waiting (a rate limit, a retry); becomes a `status` event. */
+  onStatus?: (message: string) => void;
 }
 
 export interface QueryStreamingExtractor {

@@ -21,7 +21,7 @@
  * signal aborts. A Retry-After beyond the remaining budget fails at once with a clear message.
  */
 import { SnapshotCache } from '../schema/snapshotCache';
-import { ErrorCode, WebClient, type WebAPICallResult } from '@slack/web-api';
+import { ErrorCode, LogLevel, WebClient, type Logger, type WebAPICallResult } from '@slack/web-api';
 import type { Cell, ResultColumn } from '../events';
 import { FencedQueryExtractor, extractJson } from '../llm/extract';
 import { slackSearchPrompt } from '../llm/prompts/slack';
@@ -118,6 +118,7 @@ export class SlackSource implements DataSource {
   readonly name: string;
   private readonly client: WebClient;
   private readonly snapshots = new SnapshotCache((onProgress, signal) => this.loadSnapshot(onProgress, signal));
+  private readonly apiUrl: string;
   private workspace?: Workspace;
   private userNames?: Promise<Map<string, string>>;
 
@@ -128,10 +129,14 @@ export class SlackSource implements DataSource {
       ...(options.slackApiUrl ? { slackApiUrl: options.slackApiUrl } : {}),
       // Never the default policy (ten retries over about half an hour): network failures retry briefly, and rate
       // limits are handled by `call` below.
-      retryConfig: { retries: 3, maxRetryTime: RATE_LIMIT_BUDGET_MS },
+      retryConfig: { retries: 2, minTimeout: 500, factor: 2, maxRetryTime: RATE_LIMIT_BUDGET_MS },
       rejectRateLimitedCalls: true,
       timeout: 30_000,
+      // The client would print its warnings to the console (stdout of `ceneca ask --json`); every failure reaches
+      // the user as an error event instead.
+      logger: SILENT_LOGGER,
     });
+    this.apiUrl = options.slackApiUrl ?? 'https://slack.com/api/';
   }
 
   introspect(options: IntrospectOptions = {}): Promise<SchemaSnapshot> {
@@ -170,7 +175,7 @@ export class SlackSource implements DataSource {
       try {
         known = (await this.introspect()).tables;
       } catch (error) {
-        return { ok: false, problems: [`the channel list could not be read: ${errorText(error)}`] };
+        return { ok: false, problems: [`the channel list could not be read: ${errorText(error, this.apiUrl)}`] };
       }
       const names = new Set(known.map((t) => t.name.toLowerCase()));
       const unknown = spec.channels.filter((c) => !names.has(c.slice(1)));
@@ -258,7 +263,7 @@ export class SlackSource implements DataSource {
       return { source: this.id, tables, loadedAt: Date.now() };
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      throw new Error(`could not read the channels of ${this.name}: ${errorText(error)}`);
+      throw new Error(`could not read the channels of ${this.name}: ${errorText(error, this.apiUrl)}`);
     }
   }
 
@@ -567,14 +572,31 @@ function toExecutionError(error: unknown): Error {
   const code = error instanceof SlackError ? error.slackCode : platformCode(error);
   if (code && AUTH_ERRORS.has(code)) return new SlackError(`Slack refused the token: ${code}`, code);
   if (code) return new QueryExecutionError(error instanceof SlackError ? error.message : `Slack error ${code}`, code, CORRECTABLE_ERRORS.has(code));
+  if ((error as { code?: unknown } | null)?.code === ErrorCode.RequestError) return new Error(errorText(error));
   return error instanceof Error ? error : new Error(String(error));
 }
 
-function errorText(error: unknown): string {
+function errorText(error: unknown, apiUrl?: string): string {
   const code = platformCode(error);
   if (code) return `Slack error ${code}`;
+  if ((error as { code?: unknown } | null)?.code === ErrorCode.RequestError) {
+    // `fetch failed` says nothing; the network error under it (ECONNREFUSED, ENOTFOUND, …) says what is wrong.
+    const original = (error as { original?: { message?: string; cause?: { code?: string; message?: string } } }).original;
+    const cause = original?.cause?.code ?? original?.cause?.message ?? original?.message ?? 'the request failed';
+    return `cannot reach the Slack API${apiUrl ? ` at ${apiUrl}` : ''} (${cause})`;
+  }
   return error instanceof Error ? error.message : String(error);
 }
+
+const SILENT_LOGGER: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  setLevel: () => undefined,
+  getLevel: () => LogLevel.ERROR,
+  setName: () => undefined,
+};
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;

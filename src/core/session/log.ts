@@ -67,6 +67,7 @@ export class SessionLog {
   private heldRowBytes = 0;
   /** Producers waiting in waitForRoom, each with the lag it waits for. */
   private roomWaiters: Array<{ maxLag: number; resolve: () => void }> = [];
+  private readonly appendListeners = new Set<(event: CenecaEvent) => void>();
 
   constructor(
     readonly sessionId: string,
@@ -127,6 +128,7 @@ export class SessionLog {
     this.rowBytes.push(bytes);
     this.heldRowBytes += bytes;
     if (isTerminal(event)) this.terminal = true;
+    for (const listener of this.appendListeners) listener(event);
     this.evict();
     this.wake();
     if (this.terminal) this.releaseRoomWaiters(true);
@@ -168,6 +170,15 @@ export class SessionLog {
     if (this.roomWaiters.length === 0) return;
     const lag = this.lag;
     for (const waiter of this.roomWaiters.slice()) if (all || lag <= waiter.maxLag) waiter.resolve();
+  }
+
+  /**
+   * Calls `listener` with every event appended from now on, synchronously, in order (a store mirroring the log
+   * elsewhere, a digest of the session's state). Returns the function that stops it.
+   */
+  onAppend(listener: (event: CenecaEvent) => void): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
   }
 
   /** The events still held, oldest first. */

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_EMBEDDINGS_MODEL } from './llm/embeddings';
 import { defaultEngineSettings, type EngineSettings } from './pipeline/single';
 
 const connectionBase = {
@@ -13,11 +14,22 @@ const connectionBase = {
   name: z.string().optional(),
 };
 
+/**
+ * The embedding model that turns a question into a vector for a Qdrant collection: an OpenAI-compatible
+ * `/v1/embeddings` endpoint. It must be the model the collection was built with.
+ */
+const embeddingsSchema = z.object({
+  baseURL: z.string().optional(),
+  model: z.string().optional(),
+  apiKey: z.string().optional(),
+});
+export type EmbeddingsConfig = z.infer<typeof embeddingsSchema>;
+
 /** One entry of `connections`: each kind with the fields it needs (secrets as `${ENV_VAR}` references). */
 export const connectionSchema = z.discriminatedUnion('kind', [
   z.object({ ...connectionBase, kind: z.literal('postgres'), url: z.string().min(1), statementTimeoutMs: z.number().int().positive().optional() }),
   z.object({ ...connectionBase, kind: z.literal('mongodb'), url: z.string().min(1), database: z.string().optional() }),
-  z.object({ ...connectionBase, kind: z.literal('qdrant'), url: z.string().min(1), apiKey: z.string().optional() }),
+  z.object({ ...connectionBase, kind: z.literal('qdrant'), url: z.string().min(1), apiKey: z.string().optional(), embeddings: embeddingsSchema.optional() }),
   z.object({ ...connectionBase, kind: z.literal('slack'), token: z.string().min(1), slackApiUrl: z.string().optional() }),
 ]);
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
@@ -77,16 +89,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { cwd?
   const connections = [...(file?.content.connections ?? [])];
   if (env.CENECA_PG_URL) connections.push({ id: 'postgres', kind: 'postgres', name: 'PostgreSQL (CENECA_PG_URL)', url: env.CENECA_PG_URL });
   if (env.CENECA_MONGODB_URL) connections.push({ id: 'mongodb', kind: 'mongodb', name: 'MongoDB (CENECA_MONGODB_URL)', url: env.CENECA_MONGODB_URL });
+  if (env.CENECA_QDRANT_URL) {
+    connections.push({ id: 'qdrant', kind: 'qdrant', name: 'Qdrant (CENECA_QDRANT_URL)', url: env.CENECA_QDRANT_URL, ...(env.CENECA_QDRANT_API_KEY ? { apiKey: env.CENECA_QDRANT_API_KEY } : {}) });
+  }
   if (env.CENECA_SLACK_TOKEN) connections.push({ id: 'slack', kind: 'slack', name: 'Slack (CENECA_SLACK_TOKEN)', token: env.CENECA_SLACK_TOKEN });
   const duplicate = connections.find((c, i) => connections.findIndex((o) => o.id === c.id) !== i);
   if (duplicate) throw new ConfigError(`connection id "${duplicate.id}" is used twice`);
   const { provider, problem } = chooseProvider(env, file?.content.model);
   return {
-    connections,
+    connections: connections.map((c) => (c.kind === 'qdrant' ? { ...c, embeddings: resolveEmbeddings(c.embeddings, env) } : c)),
     provider,
     providerProblem: problem,
     settings: { ...defaultEngineSettings, ...stripUndefined(file?.content.settings ?? {}) },
     configFile: file?.path,
+  };
+}
+
+/**
+ * A Qdrant connection's embedding settings with the defaults filled in: the connection's own values, then
+ * CENECA_EMBEDDINGS_BASE_URL / CENECA_EMBEDDINGS_MODEL, then the OpenAI provider's OPENAI_BASE_URL / OPENAI_API_KEY.
+ * No base URL means api.openai.com; a local server accepts any key, hence the placeholder. Empty values count as unset.
+ */
+export function resolveEmbeddings(given: EmbeddingsConfig | undefined, env: NodeJS.ProcessEnv): EmbeddingsConfig & { model: string; apiKey: string } {
+  const baseURL = given?.baseURL || env.CENECA_EMBEDDINGS_BASE_URL || env.OPENAI_BASE_URL || undefined;
+  return {
+    ...(baseURL ? { baseURL } : {}),
+    model: given?.model || env.CENECA_EMBEDDINGS_MODEL || DEFAULT_EMBEDDINGS_MODEL,
+    apiKey: given?.apiKey || env.OPENAI_API_KEY || 'not-needed',
   };
 }
 

@@ -6,6 +6,7 @@ import type { LlmProvider } from './llm/provider';
 import { createDemoSource } from './sources/embedded-demo';
 import { MongoSource } from './sources/mongodb';
 import { PostgresSource } from './sources/postgres';
+import { QdrantSource } from './sources/qdrant';
 import { SlackSource } from './sources/slack';
 import type { DataSource } from './sources/source';
 
@@ -19,10 +20,11 @@ export function createSource(connection: ConnectionConfig): DataSource {
       return new PostgresSource({ id: connection.id, name: connection.name, connection: connection.url, statementTimeoutMs: connection.statementTimeoutMs });
     case 'mongodb':
       return new MongoSource({ id: connection.id, name: connection.name, url: connection.url, database: connection.database });
+    case 'qdrant':
+      // loadConfig has filled in the embedding defaults; the source has its own for a connection built elsewhere.
+      return new QdrantSource({ id: connection.id, name: connection.name, url: connection.url, apiKey: connection.apiKey, embeddings: connection.embeddings });
     case 'slack':
       return new SlackSource({ id: connection.id, name: connection.name, token: connection.token, slackApiUrl: connection.slackApiUrl });
-    default:
-      throw new Error(`connection ${connection.id}: ${connection.kind} sources are not available yet`);
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * Owns the engine inside the extension host: sources from `ceneca.connections` (+ passwords from SecretStorage, or
- * the embedded demo database when none is configured) and the model from `ceneca.llm.*` (+ keys from
- * SecretStorage, or the editor's own models). Rebuilt when a setting or a secret changes.
+ * Owns the engine inside the extension host: sources from `ceneca.connections` (+ passwords, tokens and API keys
+ * from SecretStorage, or the embedded demo database when none is configured) and the model from `ceneca.llm.*`
+ * (+ keys from SecretStorage, or the editor's own models). Rebuilt when a setting or a secret changes.
  */
 import * as vscode from 'vscode';
 import { DEFAULT_MODELS } from '../core/config';
@@ -10,11 +10,24 @@ import { AnthropicProvider } from '../core/llm/anthropic';
 import { OpenAIProvider } from '../core/llm/openai';
 import type { LlmProvider } from '../core/llm/provider';
 import { createDemoSource, stopDemoDatabase } from '../core/sources/embedded-demo';
+import { MongoSource } from '../core/sources/mongodb';
 import { PostgresSource } from '../core/sources/postgres';
+import { QdrantSource } from '../core/sources/qdrant';
+import { SlackSource } from '../core/sources/slack';
 import type { DataSource } from '../core/sources/source';
+import { mongoUrlWithPassword, parseMongoUrl } from './connectionForm';
+import {
+  DEFAULT_EMBEDDINGS_MODEL,
+  type ConnectionSetting,
+  type MongoConnectionSetting,
+  type PostgresConnectionSetting,
+  type QdrantConnectionSetting,
+  type SlackConnectionSetting,
+} from './connectionSettings';
+import { DeferredSource } from './deferredSource';
 import { EditorLmProvider, selectEditorModel, type LmChatModel, type LmRuntime } from './lmProvider';
-import type { Secrets } from './secrets';
-import { readSettings, type CenecaSettings, type ConnectionSetting } from './settings';
+import { apiKeyStorageKey, CONNECTION_SECRET_PREFIX, type Secrets } from './secrets';
+import { readSettings, type CenecaSettings } from './settings';
 
 /** The model is not set up: the message says what to do, the actions are command ids to offer. */
 export class ModelSetupNeeded extends Error {
@@ -43,7 +56,7 @@ export class EngineHost implements vscode.Disposable {
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('ceneca')) this.invalidate(e.affectsConfiguration('ceneca.connections') || e.affectsConfiguration('ceneca.queryTimeoutSeconds'));
       }),
-      secrets.onDidChange((e) => this.invalidate(e.key.startsWith('ceneca.connection.'))),
+      secrets.onDidChange((e) => this.invalidate(e.key.startsWith(CONNECTION_SECRET_PREFIX) || (e.key === apiKeyStorageKey('openai') && this.usesOpenAiKey()))),
     );
   }
 
@@ -54,8 +67,9 @@ export class EngineHost implements vscode.Disposable {
   /** The configured sources (built once; the demo database starts only when first used). */
   getSources(): DataSource[] {
     if (!this.sources) {
-      const { connections, queryTimeoutMs } = this.settings;
-      this.sources = connections.length > 0 ? connections.map((c) => this.postgresSource(c, queryTimeoutMs)) : [createDemoSource()];
+      const { connections, connectionProblems, queryTimeoutMs } = this.settings;
+      for (const problem of connectionProblems) this.log.warn(problem);
+      this.sources = connections.length > 0 ? connections.map((c) => this.source(c, queryTimeoutMs)) : [createDemoSource()];
       this.log.info(`sources: ${this.sources.map((s) => `${s.id} (${s.kind})`).join(', ')}`);
     }
     return this.sources;
@@ -108,13 +122,75 @@ export class EngineHost implements vscode.Disposable {
     return new ModelSetupNeeded(`No ${provider} API key is set.`, [{ title: 'Set API Key…', command: 'ceneca.setApiKey' }]);
   }
 
-  private postgresSource(connection: ConnectionSetting, statementTimeoutMs: number): PostgresSource {
+  private source(connection: ConnectionSetting, queryTimeoutMs: number): DataSource {
+    switch (connection.kind) {
+      case 'postgres':
+        return this.postgresSource(connection, queryTimeoutMs);
+      case 'mongodb':
+        return this.deferred(connection, () => this.mongoSource(connection, queryTimeoutMs));
+      case 'qdrant':
+        return this.deferred(connection, () => this.qdrantSource(connection, queryTimeoutMs));
+      case 'slack':
+        return this.deferred(connection, () => this.slackSource(connection));
+    }
+  }
+
+  private deferred(connection: ConnectionSetting, build: () => Promise<DataSource>): DataSource {
+    return new DeferredSource(connection.id, connection.kind, connection.name ?? connection.id, build);
+  }
+
+  private postgresSource(connection: PostgresConnectionSetting, statementTimeoutMs: number): PostgresSource {
     return new PostgresSource({
       id: connection.id,
       name: connection.name ?? connection.id,
       statementTimeoutMs,
-      connection: async () => connectionUrl(connection, await this.secrets.password(connection.id)),
+      connection: async () => connectionUrl(connection, await this.secrets.connectionSecret(connection.id, 'password')),
     });
+  }
+
+  private async mongoSource(connection: MongoConnectionSetting, maxTimeMs: number): Promise<MongoSource> {
+    const password = await this.secrets.connectionSecret(connection.id, 'password');
+    const parsed = parseMongoUrl(connection.url);
+    return new MongoSource({
+      id: connection.id,
+      name: connection.name ?? connection.id,
+      url: mongoUrlWithPassword(connection.url, password),
+      // Read here too: the source's own reading of the URL cannot handle a list of hosts.
+      database: connection.database ?? (typeof parsed === 'string' ? undefined : parsed.database),
+      maxTimeMs,
+    });
+  }
+
+  private async qdrantSource(connection: QdrantConnectionSetting, timeoutMs: number): Promise<QdrantSource> {
+    const [apiKey, embeddingsKey, openaiKey] = await Promise.all([
+      this.secrets.connectionSecret(connection.id, 'apiKey'),
+      this.secrets.connectionSecret(connection.id, 'embeddingsApiKey'),
+      this.secrets.apiKey('openai'),
+    ]);
+    return new QdrantSource({
+      id: connection.id,
+      name: connection.name ?? connection.id,
+      url: connection.url,
+      apiKey: apiKey || undefined,
+      embeddings: {
+        baseURL: connection.embeddings?.baseUrl || undefined,
+        model: connection.embeddings?.model || DEFAULT_EMBEDDINGS_MODEL,
+        // Without a key of its own, the one stored for OpenAI; a local server takes any key.
+        apiKey: embeddingsKey || openaiKey || 'not-needed',
+      },
+      timeoutMs,
+    });
+  }
+
+  private async slackSource(connection: SlackConnectionSetting): Promise<SlackSource> {
+    const token = await this.secrets.connectionSecret(connection.id, 'token');
+    if (!token) throw new Error(`no Slack token is saved for "${connection.id}": set one with Ceneca: Edit Connection…`);
+    return new SlackSource({ id: connection.id, name: connection.name ?? connection.id, token, slackApiUrl: connection.apiUrl });
+  }
+
+  /** Whether a source falls back on the OpenAI key (a Qdrant connection's embeddings without a key of their own). */
+  private usesOpenAiKey(): boolean {
+    return this.settings.connections.some((c) => c.kind === 'qdrant');
   }
 
   /** Drops cached sources when their configuration changed; listeners refresh either way. */
@@ -136,7 +212,7 @@ export class EngineHost implements vscode.Disposable {
   }
 }
 
-export function connectionUrl(connection: ConnectionSetting, password: string | undefined): string {
+export function connectionUrl(connection: PostgresConnectionSetting, password: string | undefined): string {
   const url = new URL('postgres://localhost');
   url.hostname = connection.host || 'localhost';
   url.port = String(connection.port ?? 5432);

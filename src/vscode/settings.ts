@@ -1,24 +1,17 @@
 /** Reads Ceneca's settings into the engine's terms. Secrets never live here (see secrets.ts). */
 import * as vscode from 'vscode';
 import { defaultEngineSettings, type EngineSettings } from '../core/pipeline/single';
+import { parseConnections, replaceConnection, type ConnectionSetting } from './connectionSettings';
+
+export type { ConnectionKind, ConnectionSecret, ConnectionSetting } from './connectionSettings';
 
 export type ProviderSetting = 'auto' | 'vscode' | 'openai' | 'anthropic';
 export type ModelContextSetting = 'schema' | 'schema+samples' | 'schema+samples+rows';
 
-/** A connection as stored in `ceneca.connections`: everything but its password. */
-export interface ConnectionSetting {
-  id: string;
-  kind: 'postgres';
-  name?: string;
-  host?: string;
-  port?: number;
-  database?: string;
-  user?: string;
-  ssl?: boolean;
-}
-
 export interface CenecaSettings {
   connections: ConnectionSetting[];
+  /** Entries of `ceneca.connections` skipped or partly ignored, and why (for the log). */
+  connectionProblems: string[];
   llm: { provider: ProviderSetting; model: string; baseUrl: string };
   engine: EngineSettings;
   queryTimeoutMs: number;
@@ -29,8 +22,10 @@ export function readSettings(): CenecaSettings {
   const config = vscode.workspace.getConfiguration('ceneca');
   const modelContext = config.get<ModelContextSetting>('modelContext', 'schema+samples+rows');
   const costGuard = config.get<{ warnAbove?: number; refuseAbove?: number }>('costGuard', {});
+  const { connections, problems } = parseConnections(config.get<unknown>('connections', []));
   return {
-    connections: readConnections(config.get<unknown[]>('connections', [])),
+    connections,
+    connectionProblems: problems,
     llm: {
       provider: config.get<ProviderSetting>('llm.provider', 'auto'),
       model: config.get<string>('llm.model', '').trim(),
@@ -50,30 +45,13 @@ export function readSettings(): CenecaSettings {
   };
 }
 
-/** Keeps only well-formed entries; a malformed one is skipped rather than breaking every question. */
-function readConnections(raw: unknown[]): ConnectionSetting[] {
-  const valid: ConnectionSetting[] = [];
-  for (const entry of raw) {
-    if (!entry || typeof entry !== 'object') continue;
-    const c = entry as Record<string, unknown>;
-    if (typeof c.id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(c.id) || c.kind !== 'postgres') continue;
-    if (valid.some((v) => v.id === c.id)) continue; // ids name sources everywhere: the first one wins
-    valid.push({
-      id: c.id,
-      kind: 'postgres',
-      name: typeof c.name === 'string' ? c.name : undefined,
-      host: typeof c.host === 'string' ? c.host : undefined,
-      port: typeof c.port === 'number' ? c.port : undefined,
-      database: typeof c.database === 'string' ? c.database : undefined,
-      user: typeof c.user === 'string' ? c.user : undefined,
-      ssl: c.ssl === true,
-    });
-  }
-  return valid;
-}
-
-export async function writeConnections(connections: ConnectionSetting[]): Promise<void> {
-  await vscode.workspace.getConfiguration('ceneca').update('connections', connections, vscode.ConfigurationTarget.Global);
+/**
+ * Adds a connection (`id` undefined), replaces the one with `id`, or removes it (`next` undefined), leaving every
+ * other entry as the user wrote it.
+ */
+export async function saveConnection(id: string | undefined, next: ConnectionSetting | undefined): Promise<void> {
+  const config = vscode.workspace.getConfiguration('ceneca');
+  await config.update('connections', replaceConnection(config.get<unknown>('connections', []), id, next), vscode.ConfigurationTarget.Global);
 }
 
 function positive(value: number | undefined, fallback: number): number {

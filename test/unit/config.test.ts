@@ -412,3 +412,92 @@ describe('config: connections of every kind', () => {
     }
   });
 });
+
+describe('config: Qdrant connections and their embeddings', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ceneca-cfg-qdrant-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const load = (env: NodeJS.ProcessEnv) => loadConfig(env, { cwd: dir });
+  const writeConnections = (connections: unknown[]) => writeFileSync(join(dir, 'ceneca.config.json'), JSON.stringify({ connections }));
+
+  it('CENECA_QDRANT_URL adds one qdrant connection; CENECA_QDRANT_API_KEY becomes its API key', () => {
+    const config = load({ OPENAI_API_KEY: 'sk-1', CENECA_QDRANT_URL: 'http://localhost:6333', CENECA_QDRANT_API_KEY: 'qd-key' });
+    assert.deepEqual(config.connections, [
+      {
+        id: 'qdrant',
+        kind: 'qdrant',
+        name: 'Qdrant (CENECA_QDRANT_URL)',
+        url: 'http://localhost:6333',
+        apiKey: 'qd-key',
+        embeddings: { model: 'text-embedding-3-small', apiKey: 'sk-1' },
+      },
+    ]);
+  });
+
+  it('without CENECA_QDRANT_API_KEY the connection has no API key; without CENECA_QDRANT_URL there is none', () => {
+    const [qdrant] = load({ CENECA_QDRANT_URL: 'http://q:6333' }).connections;
+    assert.equal(qdrant?.kind, 'qdrant');
+    assert.ok(qdrant && !('apiKey' in qdrant), JSON.stringify(qdrant));
+    assert.deepEqual(load({ CENECA_QDRANT_API_KEY: 'orphan' }).connections, []);
+  });
+
+  it('embedding defaults: no base URL (api.openai.com), text-embedding-3-small, a placeholder key for local servers', () => {
+    const [qdrant] = load({ CENECA_QDRANT_URL: 'http://q:6333' }).connections;
+    assert.deepEqual(qdrant?.kind === 'qdrant' && qdrant.embeddings, { model: 'text-embedding-3-small', apiKey: 'not-needed' });
+  });
+
+  it('OPENAI_BASE_URL and OPENAI_API_KEY are the fallback; CENECA_EMBEDDINGS_* win over them', () => {
+    const openai = load({ CENECA_QDRANT_URL: 'http://q:6333', OPENAI_BASE_URL: 'http://llm:8000/v1', OPENAI_API_KEY: 'sk-o' }).connections[0];
+    assert.deepEqual(openai?.kind === 'qdrant' && openai.embeddings, { baseURL: 'http://llm:8000/v1', model: 'text-embedding-3-small', apiKey: 'sk-o' });
+    const own = load({
+      CENECA_QDRANT_URL: 'http://q:6333',
+      OPENAI_BASE_URL: 'http://llm:8000/v1',
+      OPENAI_API_KEY: 'sk-o',
+      CENECA_EMBEDDINGS_BASE_URL: 'http://emb:9000/v1',
+      CENECA_EMBEDDINGS_MODEL: 'nomic-embed-text',
+    }).connections[0];
+    assert.deepEqual(own?.kind === 'qdrant' && own.embeddings, { baseURL: 'http://emb:9000/v1', model: 'nomic-embed-text', apiKey: 'sk-o' });
+  });
+
+  it('a file connection\'s own embeddings win over the environment, field by field, for every qdrant connection', () => {
+    writeConnections([
+      { id: 'docs', kind: 'qdrant', url: 'http://a:6333', embeddings: { baseURL: 'http://own:1/v1', model: 'bge-small', apiKey: '${EMB_KEY}' } },
+      { id: 'faq', kind: 'qdrant', url: 'http://b:6333', embeddings: { model: 'e5-large' } },
+      { id: 'plain', kind: 'qdrant', url: 'http://c:6333' },
+      { id: 'shop', kind: 'postgres', url: 'postgres://h/db' },
+    ]);
+    const config = load({ EMB_KEY: 'k-own', CENECA_EMBEDDINGS_BASE_URL: 'http://env:2/v1', CENECA_EMBEDDINGS_MODEL: 'env-model', OPENAI_API_KEY: 'sk-o' });
+    const embeddings = Object.fromEntries(config.connections.map((c) => [c.id, c.kind === 'qdrant' ? c.embeddings : 'none']));
+    assert.deepEqual(embeddings, {
+      docs: { baseURL: 'http://own:1/v1', model: 'bge-small', apiKey: 'k-own' },
+      faq: { baseURL: 'http://env:2/v1', model: 'e5-large', apiKey: 'sk-o' },
+      plain: { baseURL: 'http://env:2/v1', model: 'env-model', apiKey: 'sk-o' },
+      shop: 'none',
+    });
+    assert.ok(!('embeddings' in config.connections[3]!), 'other kinds get no embeddings');
+  });
+
+  it('empty environment values count as unset', () => {
+    const [qdrant] = load({ CENECA_QDRANT_URL: 'http://q:6333', CENECA_EMBEDDINGS_BASE_URL: '', CENECA_EMBEDDINGS_MODEL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '' }).connections;
+    assert.deepEqual(qdrant?.kind === 'qdrant' && qdrant.embeddings, { model: 'text-embedding-3-small', apiKey: 'not-needed' });
+  });
+
+  it('a file connection with id "qdrant" clashes with CENECA_QDRANT_URL; a qdrant entry needs a url', () => {
+    writeConnections([{ id: 'qdrant', kind: 'qdrant', url: 'http://a:6333' }]);
+    assert.throws(() => load({ CENECA_QDRANT_URL: 'http://b:6333' }), (e: unknown) => e instanceof ConfigError && /"qdrant" is used twice/.test(e.message));
+    writeConnections([{ id: 'vectors', kind: 'qdrant', apiKey: 'k' }]);
+    assert.throws(() => load({}), (e: unknown) => e instanceof ConfigError && /connections\.0\.url/.test(e.message));
+  });
+
+  it('the API key never appears in a config error', () => {
+    writeConnections([{ id: 'vectors', kind: 'qdrant', url: 'http://a:6333', apiKey: 'top-secret-key', embeddings: { model: 42 } }]);
+    assert.throws(
+      () => load({}),
+      (e: unknown) => e instanceof ConfigError && /connections\.0\.embeddings\.model/.test(e.message) && !e.message.includes('top-secret-key'),
+    );
+  });
+});

@@ -1,5 +1,18 @@
 import assert from 'node:assert/strict';
-import { connectionIdProblem, parsePostgresUrl, portProblem, redactSecrets, type ParsedPostgresUrl } from '../../src/vscode/connectionForm';
+import {
+  connectionIdProblem,
+  httpUrlProblem,
+  isHttpUrl,
+  mongoUrlWithPassword,
+  parseMongoUrl,
+  parsePostgresUrl,
+  portProblem,
+  redactSecrets,
+  slackTokenProblem,
+  suggestedId,
+  type ParsedMongoUrl,
+  type ParsedPostgresUrl,
+} from '../../src/vscode/connectionForm';
 
 function parsed(text: string): ParsedPostgresUrl {
   const result = parsePostgresUrl(text);
@@ -87,5 +100,126 @@ describe('connection form: redacting secrets from messages', () => {
 
   it('leaves a message without secrets as it is, and ignores empty secrets', () => {
     assert.equal(redactSecrets('connection refused', [undefined, '']), 'connection refused');
+  });
+});
+
+describe('connection form: mongodb:// URLs', () => {
+  function mongo(text: string): ParsedMongoUrl {
+    const result = parseMongoUrl(text);
+    assert.ok(typeof result !== 'string', `refused: ${String(result)}`);
+    return result;
+  }
+
+  it('takes the password out of the URL, keeping everything else', () => {
+    assert.deepEqual(mongo('mongodb://ada:s3cret@db.example.com:27017/shop?authSource=admin&tls=true'), {
+      url: 'mongodb://ada@db.example.com:27017/shop?authSource=admin&tls=true',
+      srv: false,
+      hosts: ['db.example.com:27017'],
+      user: 'ada',
+      password: 's3cret',
+      database: 'shop',
+    });
+  });
+
+  it('reads mongodb+srv:// and several hosts, and leaves absent parts undefined', () => {
+    const srv = mongo('mongodb+srv://ada:pw@cluster0.example.net/?retryWrites=true');
+    assert.equal(srv.url, 'mongodb+srv://ada@cluster0.example.net/?retryWrites=true');
+    assert.equal(srv.srv, true);
+    assert.equal(srv.database, undefined);
+    const replicaSet = mongo('mongodb://h1:27017,h2:27018,[::1]:27019/crm?replicaSet=rs0');
+    assert.deepEqual(replicaSet.hosts, ['h1:27017', 'h2:27018', '[::1]:27019']);
+    assert.equal(replicaSet.database, 'crm');
+    assert.equal(replicaSet.user, undefined);
+    assert.equal(replicaSet.password, undefined);
+    assert.equal(replicaSet.url, 'mongodb://h1:27017,h2:27018,[::1]:27019/crm?replicaSet=rs0');
+    assert.deepEqual(mongo('mongodb://localhost'), { url: 'mongodb://localhost', srv: false, hosts: ['localhost'], user: undefined, password: undefined, database: undefined });
+  });
+
+  it('decodes %-escapes in user, password and database, and re-encodes the user', () => {
+    const url = mongo('mongodb://us%40er:p%3Aa%2Fss%40word@h/my%20db');
+    assert.equal(url.user, 'us@er');
+    assert.equal(url.password, 'p:a/ss@word');
+    assert.equal(url.database, 'my db');
+    assert.equal(url.url, 'mongodb://us%40er@h/my%20db');
+    assert.equal(mongo('mongodb://ada:p@ss@h/db').password, 'p@ss', 'an unencoded @ in the password is read leniently');
+  });
+
+  it('never leaves the password in the URL the setting keeps', () => {
+    for (const text of ['mongodb://ada:topsecret@h/db', 'mongodb+srv://ada:topsecret@c.example.net', 'mongodb://ada:topsecret@h1,h2/db?w=1', 'MONGODB://ada:topsecret@h']) {
+      assert.ok(!mongo(text).url.includes('topsecret'), text);
+    }
+  });
+
+  it('refuses what is not a usable MongoDB URL', () => {
+    assert.match(String(parseMongoUrl('postgres://h/db')), /mongodb:\/\//);
+    assert.match(String(parseMongoUrl('mongodb://')), /no host/);
+    assert.match(String(parseMongoUrl('mongodb://ada:pa/ss@h/db')), /malformed.*%-encode/);
+    assert.match(String(parseMongoUrl('mongodb://h:99999/db')), /malformed/);
+    assert.match(String(parseMongoUrl('mongodb+srv://h1,h2/db')), /one host/);
+    assert.match(String(parseMongoUrl('mongodb+srv://h:27017/db')), /without a port/);
+    assert.match(String(parseMongoUrl('mongodb://u:%zz@h/db')), /%-escape/);
+    assert.match(String(parseMongoUrl('mongodb://:pw@h/db')), /no user name/);
+    assert.match(String(parseMongoUrl('mongodb://h/db?tlsCertificateKeyFilePassword=x')), /tlsCertificateKeyFilePassword holds a secret/);
+    assert.match(String(parseMongoUrl('mongodb://h/db?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:abc')), /holds a secret/);
+  });
+
+  it('puts the stored password back for the driver, %-encoded', () => {
+    assert.equal(mongoUrlWithPassword('mongodb://ada@h:27017/shop?tls=true', 'p:a/ss@word'), 'mongodb://ada:p%3Aa%2Fss%40word@h:27017/shop?tls=true');
+    assert.equal(mongoUrlWithPassword('mongodb+srv://us%40er@c.example.net/', 'pw'), 'mongodb+srv://us%40er:pw@c.example.net/');
+    assert.equal(mongoUrlWithPassword('mongodb://ada@h/db', undefined), 'mongodb://ada@h/db');
+    assert.equal(mongoUrlWithPassword('mongodb://h/db', 'pw'), 'mongodb://h/db', 'no user: the password has nowhere to go');
+    const roundTrip = mongo(mongoUrlWithPassword(mongo('mongodb://ada:s3cret@h1,h2/db').url, 's3cret'));
+    assert.equal(roundTrip.password, 's3cret');
+  });
+});
+
+describe('connection form: Slack tokens and URLs', () => {
+  it('accepts bot and user tokens, also rotating ones', () => {
+    for (const token of ['xoxb-1234-5678-abcDEF', 'xoxp-1-2-3-abc', ' xoxb-test ', 'xoxe.xoxb-1-abc', 'xoxe.xoxp-1-abc']) assert.equal(slackTokenProblem(token), undefined, token);
+  });
+
+  it('says what is wrong with another kind of token or a malformed one', () => {
+    assert.match(slackTokenProblem('') ?? '', /needed/);
+    assert.match(slackTokenProblem('xapp-1-A1-123-abc') ?? '', /app-level token/);
+    assert.match(slackTokenProblem('xoxa-2-abc') ?? '', /another kind/);
+    assert.match(slackTokenProblem('xoxr-abc') ?? '', /another kind/);
+    for (const token of ['xoxb-', 'xoxb-abc def', 'xoxb-abc!', 'Bearer xoxb-1', 'abc', 'xoxb_123']) assert.ok(slackTokenProblem(token), token);
+  });
+
+  it('checks http(s) URL fields, optional or not', () => {
+    assert.equal(httpUrlProblem('http://localhost:6333', { optional: false }), undefined);
+    assert.equal(httpUrlProblem('https://x.cloud.qdrant.io:6333/', { optional: false }), undefined);
+    assert.equal(httpUrlProblem('', { optional: true }), undefined);
+    assert.match(httpUrlProblem('', { optional: false }) ?? '', /needed/);
+    assert.match(httpUrlProblem('localhost:6333', { optional: true }) ?? '', /http/);
+    assert.match(httpUrlProblem('ftp://h', { optional: true }) ?? '', /http/);
+    assert.match(httpUrlProblem('https://u:key@h', { optional: false }) ?? '', /No password/);
+    assert.equal(isHttpUrl('http://'), false);
+  });
+
+  it('suggests a free, valid id', () => {
+    assert.equal(suggestedId('shop', []), 'shop');
+    assert.equal(suggestedId('shop', ['shop', 'shop_2']), 'shop_3');
+    assert.equal(suggestedId('db.example.com', []), 'db.example.com');
+    assert.equal(suggestedId('my db!', []), 'my_db_');
+    assert.equal(suggestedId('', []), '');
+  });
+});
+
+describe('connection form: redacting secrets of every kind', () => {
+  it('blanks the password of a mongodb:// or mongodb+srv:// URL in the message', () => {
+    assert.equal(redactSecrets('MongoServerError at mongodb://ada:hunter2@h:27017/db', []), 'MongoServerError at mongodb://ada:****@h:27017/db');
+    assert.equal(redactSecrets('mongodb+srv://ada:x%2Fy@c.example.net/', []), 'mongodb+srv://ada:****@c.example.net/');
+    assert.equal(redactSecrets('mongodb://h1,h2/db', []), 'mongodb://h1,h2/db');
+  });
+
+  it('blanks anything shaped like a Slack token', () => {
+    assert.equal(redactSecrets('invalid_auth for xoxb-123-456-abcDEF', []), 'invalid_auth for xoxb-****');
+    assert.equal(redactSecrets('token xoxe.xoxp-1-abc expired', []), 'token xoxe.xoxp-**** expired');
+  });
+
+  it('blanks every given secret, the longest first', () => {
+    assert.equal(redactSecrets('key sk-abc123 and sk-abc123456', ['sk-abc123', 'sk-abc123456']), 'key **** and ****');
+    assert.equal(redactSecrets('qdrant said: bad api-key qk_live_1 (embeddings key sk-emb)', ['qk_live_1', 'sk-emb', undefined]), 'qdrant said: bad api-key **** (embeddings key ****)');
   });
 });

@@ -110,3 +110,21 @@ function outermostJson(text: string): string {
   const end = text.lastIndexOf(text[start] === '{' ? '}' : ']');
   return end > start ? text.slice(start, end + 1) : text.slice(start);
 }
+
+/** Streams the JSON inside a ```json fence; a reply holding only a bare JSON object is accepted at the end. */
+export class JsonObjectExtractor {
+  private readonly fenced = new FencedQueryExtractor(['json']);
+  private text = '';
+
+  push(delta: string): string {
+    this.text += delta;
+    return this.fenced.push(delta);
+  }
+
+  finish(): string | undefined {
+    const fenced = this.fenced.finish();
+    if (fenced) return fenced;
+    const value = extractJson(this.text);
+    return value && typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : undefined;
+  }
+}

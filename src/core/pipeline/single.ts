@@ -10,7 +10,7 @@ import { correctionPrompt } from '../llm/prompts/nl2sql';
 import { LlmError, type ChatMessage, type CompletionRequest, type LlmProvider } from '../llm/provider';
 import { PipelineError, type CompleteSummary, type Session } from '../session/session';
 import type { RankedTable } from '../schema/types';
-import { QueryExecutionError, StatementTimeoutError, type DataSource } from '../sources/source';
+import { QueryExecutionError, SourceFailureError, StatementTimeoutError, type DataSource } from '../sources/source';
 import { buildCatalogue, classificationPrompt, lexicalChoice, readClassification, type SourceChoice } from './classify';
 
 export interface EngineSettings {
@@ -418,6 +418,7 @@ class QuestionRun {
     if (error instanceof StatementTimeoutError) {
       return new PipelineError('statement_timeout', error.message, 'execute', 'add filters or a date range to the question, or raise the statement timeout in the settings');
     }
+    if (error instanceof SourceFailureError) return new PipelineError(error.code, error.message, 'execute', error.suggestion);
     if (error instanceof QueryExecutionError) return new PipelineError('execution_failed', `the database rejected the query: ${error.message}`, 'execute');
     return new PipelineError('source_unavailable', errorText(error), 'execute', 'check that the database is reachable');
   }

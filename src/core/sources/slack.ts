@@ -23,7 +23,7 @@
 import { SnapshotCache } from '../schema/snapshotCache';
 import { ErrorCode, LogLevel, WebClient, type Logger, type WebAPICallResult } from '@slack/web-api';
 import type { Cell, ResultColumn } from '../events';
-import { FencedQueryExtractor, extractJson } from '../llm/extract';
+import { JsonObjectExtractor } from '../llm/extract';
 import { slackSearchPrompt } from '../llm/prompts/slack';
 import type { CompletionRequest } from '../llm/provider';
 import { searchSchema } from '../schema/search';
@@ -162,7 +162,7 @@ export class SlackSource implements DataSource {
   }
 
   createExtractor(): QueryStreamingExtractor {
-    return new JsonQueryExtractor();
+    return new JsonObjectExtractor();
   }
 
   async validate(query: string): Promise<QueryValidation> {
@@ -407,24 +407,6 @@ export class RateLimitError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'RateLimitError';
-  }
-}
-
-/** Streams the JSON inside a ```json fence; a reply holding only a bare JSON object is accepted at the end. */
-class JsonQueryExtractor implements QueryStreamingExtractor {
-  private readonly fenced = new FencedQueryExtractor(['json']);
-  private text = '';
-
-  push(delta: string): string {
-    this.text += delta;
-    return this.fenced.push(delta);
-  }
-
-  finish(): string | undefined {
-    const fenced = this.fenced.finish();
-    if (fenced) return fenced;
-    const value = extractJson(this.text);
-    return value && typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : undefined;
   }
 }
 

@@ -98,3 +98,18 @@ export class StatementTimeoutError extends Error {
     this.name = 'StatementTimeoutError';
   }
 }
+
+/**
+ * A failure the source can explain better than the pipeline (the embedding model for a vector search is down, or
+ * builds vectors of the wrong size): ends the question with this code, message and suggestion, uncorrected.
+ */
+export class SourceFailureError extends Error {
+  constructor(
+    readonly code: 'source_unavailable' | 'execution_failed',
+    message: string,
+    readonly suggestion: string,
+  ) {
+    super(message);
+    this.name = 'SourceFailureError';
+  }
+}

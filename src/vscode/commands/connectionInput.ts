@@ -1,30 +1,18 @@
 /**
- * The multi-step input behind Add and Edit Connection: one quick input per field, with a Back button, prefilled
- * when editing or when a pasted `postgres://` URL supplied the values.
+ * The multi-step input behind Add and Edit Connection: a kind, then one quick input per field of that kind, with a
+ * Back button, prefilled when editing or from a pasted URL. Secrets are asked in password boxes and travel apart
+ * from the setting: they go to SecretStorage only.
  */
 import * as vscode from 'vscode';
-import { connectionIdProblem, parsePostgresUrl, portProblem } from '../connectionForm';
-import type { ConnectionSetting } from '../settings';
+import { draftOf, mongoUrlHasUser, secretChangesOf, settingOfDraft, type ConnectionDraft, type SecretChanges } from '../connectionDraft';
+import { connectionIdProblem, httpUrlProblem, parseMongoUrl, parsePostgresUrl, portProblem, slackTokenProblem, suggestedId } from '../connectionForm';
+import type { ConnectionKind, ConnectionSecret, ConnectionSetting } from '../connectionSettings';
+import { KIND_ICONS } from '../views/connectionsTree';
 
-/** What the form produced. The password travels apart from the setting: it goes to SecretStorage only. */
+/** What the form produced: the setting (no secret) and what to do with each of its kind's secrets. */
 export interface ConnectionFormResult {
   setting: ConnectionSetting;
-  /** `keep`: leave the stored password as it is (editing); `set`: store `password`; `remove`: delete it. */
-  passwordAction: 'keep' | 'set' | 'remove';
-  password?: string;
-}
-
-interface Draft {
-  fromUrl: boolean;
-  id: string;
-  name: string;
-  host: string;
-  port: string;
-  database: string;
-  user: string;
-  password: string;
-  passwordAction: ConnectionFormResult['passwordAction'];
-  ssl: boolean;
+  secrets: SecretChanges;
 }
 
 interface Step {
@@ -40,43 +28,50 @@ interface StepPosition {
 
 type StepOutcome = 'next' | 'back' | 'cancel';
 
-const REMOVE_PASSWORD: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('trash'), tooltip: 'Remove the saved password' };
+interface KindChoice extends vscode.QuickPickItem {
+  /** (QuickPickItem has a `kind` of its own: separator or default.) */
+  sourceKind: ConnectionKind;
+  fromUrl: boolean;
+}
+
+const KIND_CHOICES: readonly KindChoice[] = [
+  { sourceKind: 'postgres', fromUrl: false, label: `$(${KIND_ICONS.postgres}) PostgreSQL`, detail: 'Enter host, port, database and user one by one.' },
+  { sourceKind: 'postgres', fromUrl: true, label: `$(${KIND_ICONS.postgres}) PostgreSQL from a connection URL`, detail: 'Paste postgres://user:password@host:5432/database; the password goes to SecretStorage.' },
+  { sourceKind: 'mongodb', fromUrl: true, label: `$(${KIND_ICONS.mongodb}) MongoDB`, detail: 'Paste a mongodb:// or mongodb+srv:// URL; its password goes to SecretStorage.' },
+  { sourceKind: 'qdrant', fromUrl: false, label: `$(${KIND_ICONS.qdrant}) Qdrant`, detail: 'A vector database: its URL, an API key, and the embedding model its collections were built with.' },
+  { sourceKind: 'slack', fromUrl: false, label: `$(${KIND_ICONS.slack}) Slack`, detail: 'Search messages with a bot (xoxb-) or user (xoxp-) token, kept in SecretStorage.' },
+];
 
 /**
- * Asks for every field of a connection. `initial` makes it an edit: the kind step is skipped and an empty
- * password keeps the stored one. Undefined when the user cancels.
+ * Asks for every field of a connection. `initial` makes it an edit: the kind step is skipped and an empty secret
+ * keeps the stored one. Undefined when the user cancels.
  */
 export async function askConnection(options: { initial?: ConnectionSetting; takenIds: readonly string[] }): Promise<ConnectionFormResult | undefined> {
   const { initial, takenIds } = options;
   const editing = initial !== undefined;
   const title = editing ? `Edit Connection "${initial.id}"` : 'Add Connection';
-  const draft: Draft = {
-    fromUrl: false,
-    id: initial?.id ?? '',
-    name: initial?.name ?? '',
-    host: initial?.host ?? 'localhost',
-    port: String(initial?.port ?? 5432),
-    database: initial?.database ?? '',
-    user: initial?.user ?? '',
-    password: '',
-    passwordAction: editing ? 'keep' : 'set',
-    ssl: initial?.ssl ?? false,
-  };
+  const draft = draftOf(initial);
+  const kindIs = (kind: ConnectionKind) => () => draft.kind === kind;
+  /** A secret's state before this form touched it. */
+  const untouched = (): ConnectionDraft['secrets'][ConnectionSecret] => ({ value: '', change: editing ? 'keep' : 'set' });
 
   const steps: Step[] = [
     {
       when: () => !editing,
       run: async (position) => {
-        const fields = { label: 'PostgreSQL', detail: 'Enter host, port, database and user one by one.', fromUrl: false };
-        const url = { label: 'PostgreSQL from a connection URL', detail: 'Paste postgres://user:password@host:5432/database; the password goes to SecretStorage.', fromUrl: true };
-        const picked = await pickStep(title, position, 'Which kind of database?', [fields, url], draft.fromUrl ? url : fields);
+        const current = KIND_CHOICES.find((c) => c.sourceKind === draft.kind && (c.sourceKind !== 'postgres' || c.fromUrl === draft.fromUrl)) ?? KIND_CHOICES[0]!;
+        const picked = await pickStep(title, position, 'Which kind of source?', [...KIND_CHOICES], current);
         if (typeof picked === 'string') return picked;
+        if (picked.sourceKind !== draft.kind) draft.url = ''; // a MongoDB URL is no Qdrant URL
+        draft.kind = picked.sourceKind;
         draft.fromUrl = picked.fromUrl;
         return 'next';
       },
     },
+
+    // PostgreSQL
     {
-      when: () => draft.fromUrl,
+      when: () => draft.kind === 'postgres' && draft.fromUrl,
       run: async (position) => {
         const answer = await inputStep(title, position, {
           prompt: 'Paste the connection URL. Its password is kept in SecretStorage, never in settings.',
@@ -97,41 +92,88 @@ export async function askConnection(options: { initial?: ConnectionSetting; take
         draft.port = String(parsed.port ?? 5432);
         draft.database = parsed.database ?? '';
         draft.user = parsed.user ?? '';
-        draft.password = parsed.password ?? '';
+        draft.secrets.password = { value: parsed.password ?? '', change: 'set' };
         draft.ssl = parsed.ssl;
         if (!draft.id) draft.id = suggestedId(parsed.database ?? parsed.host ?? '', takenIds);
         return 'next';
       },
     },
-    textStep(title, 'id', {
-      prompt: 'A short id for the connection (letters, digits, _ . -), e.g. shop',
-      validate: (text) => connectionIdProblem(text.trim(), takenIds),
-    }),
-    textStep(title, 'name', { prompt: 'A display name (optional; the id is shown when empty)' }),
-    textStep(title, 'host', { prompt: 'Host name or address', validate: (text) => (text.trim() ? undefined : 'A host is needed.') }),
-    textStep(title, 'port', { prompt: 'Port', validate: portProblem }),
-    textStep(title, 'database', { prompt: 'Database name (empty: postgres)' }),
-    textStep(title, 'user', { prompt: 'User name (optional)' }),
+
+    // MongoDB: the URL first, since it may suggest the id.
     {
+      when: kindIs('mongodb'),
       run: async (position) => {
         const answer = await inputStep(title, position, {
-          prompt: editing ? 'Password: leave empty to keep the saved one (SecretStorage, never settings)' : 'Password (optional; kept in SecretStorage, never in settings)',
-          value: draft.passwordAction === 'set' ? draft.password : '',
-          password: true,
-          extraButtons: editing ? [REMOVE_PASSWORD] : [],
+          prompt: 'The MongoDB URL. A password in it is taken out and kept in SecretStorage, never in settings.',
+          placeholder: 'mongodb://user:password@host:27017/database  or  mongodb+srv://user:password@cluster.example.net/database',
+          value: draft.url,
+          // A pasted URL usually holds the password; an edited one (prefilled from settings) never does.
+          password: !editing,
+          validate: (text) => {
+            const parsed = parseMongoUrl(text);
+            return typeof parsed === 'string' ? (text.trim() ? parsed : 'A mongodb:// or mongodb+srv:// URL is needed.') : undefined;
+          },
         });
-        if (typeof answer === 'string') return answer;
-        if ('button' in answer) {
-          draft.password = '';
-          draft.passwordAction = 'remove'; // REMOVE_PASSWORD, the only extra button
-          return 'next';
-        }
-        draft.password = answer.value;
-        draft.passwordAction = answer.value ? 'set' : editing ? 'keep' : 'set';
+        if (typeof answer === 'string' || !('value' in answer)) return answer === 'back' ? 'back' : 'cancel';
+        const parsed = parseMongoUrl(answer.value);
+        if (typeof parsed === 'string') return 'cancel'; // validate() has already refused it
+        draft.url = parsed.url;
+        draft.secrets.password = parsed.password !== undefined ? { value: parsed.password, change: 'set' } : untouched();
+        if (!draft.id) draft.id = suggestedId(parsed.database ?? parsed.hosts[0]?.replace(/:\d+$/, '') ?? '', takenIds);
         return 'next';
       },
     },
+
+    // Qdrant
     {
+      when: kindIs('qdrant'),
+      run: async (position) => {
+        const answer = await inputStep(title, position, {
+          prompt: 'The Qdrant URL (REST, usually port 6333)',
+          placeholder: 'http://localhost:6333  or  https://xyz.cloud.qdrant.io:6333',
+          value: draft.url,
+          validate: (text) => httpUrlProblem(text, { optional: false }),
+        });
+        if (typeof answer === 'string' || !('value' in answer)) return answer === 'back' ? 'back' : 'cancel';
+        draft.url = answer.value.trim();
+        if (!draft.id) draft.id = suggestedId(hostOf(draft.url), takenIds);
+        return 'next';
+      },
+    },
+
+    // Slack
+    {
+      when: kindIs('slack'),
+      run: async (position) => {
+        const answer = await secretInput(position, 'token', {
+          prompt: editing ? 'Slack token: leave empty to keep the saved one (SecretStorage, never settings)' : 'Slack token: a bot token (xoxb-…) or a user token (xoxp-…, can search). Kept in SecretStorage, never in settings.',
+          placeholder: 'xoxb-…',
+          validate: (text) => (editing && !text.trim() ? undefined : slackTokenProblem(text)),
+        });
+        if (answer !== 'next') return answer;
+        if (!draft.id) draft.id = suggestedId('slack', takenIds);
+        return 'next';
+      },
+    },
+
+    textStep('id', {
+      prompt: 'A short id for the connection (letters, digits, _ . -), e.g. shop',
+      validate: (text) => connectionIdProblem(text.trim(), takenIds),
+    }),
+    textStep('name', { prompt: 'A display name (optional; the id is shown when empty)' }),
+
+    // PostgreSQL, field by field
+    textStep('host', { when: kindIs('postgres'), prompt: 'Host name or address', validate: (text) => (text.trim() ? undefined : 'A host is needed.') }),
+    textStep('port', { when: kindIs('postgres'), prompt: 'Port', validate: portProblem }),
+    textStep('database', { when: kindIs('postgres'), prompt: 'Database name (empty: postgres)' }),
+    textStep('user', { when: kindIs('postgres'), prompt: 'User name (optional)' }),
+    secretStep('password', {
+      when: kindIs('postgres'),
+      prompt: editing ? 'Password: leave empty to keep the saved one (SecretStorage, never settings)' : 'Password (optional; kept in SecretStorage, never in settings)',
+      removable: editing,
+    }),
+    {
+      when: kindIs('postgres'),
       run: async (position) => {
         const plain = { label: 'No TLS', detail: 'For a database on this machine or a trusted network.', ssl: false };
         const tls = { label: 'TLS', detail: 'Encrypt the connection (sslmode=require).', ssl: true };
@@ -141,53 +183,109 @@ export async function askConnection(options: { initial?: ConnectionSetting; take
         return 'next';
       },
     },
+
+    // MongoDB
+    textStep('database', { when: kindIs('mongodb'), prompt: 'Database name (optional; empty: the one in the URL, else "test")' }),
+    secretStep('password', {
+      // Only a URL that names a user has use for a password.
+      when: () => draft.kind === 'mongodb' && mongoUrlHasUser(draft.url),
+      prompt: editing ? 'Password: leave empty to keep the saved one (SecretStorage, never settings)' : 'Password (optional; kept in SecretStorage, never in settings)',
+      removable: editing,
+    }),
+
+    // Qdrant
+    secretStep('apiKey', {
+      when: kindIs('qdrant'),
+      prompt: editing ? 'Qdrant API key: leave empty to keep the saved one (SecretStorage, never settings)' : 'Qdrant API key (optional, e.g. for Qdrant Cloud; kept in SecretStorage, never in settings)',
+      removable: editing,
+    }),
+    textStep('embeddingsBaseUrl', {
+      when: kindIs('qdrant'),
+      prompt: 'Embeddings server: an OpenAI-compatible base URL (empty: the OpenAI API). It must serve the model the collections were built with.',
+      placeholder: 'http://localhost:11434/v1',
+      validate: (text) => httpUrlProblem(text, { optional: true }),
+    }),
+    textStep('embeddingsModel', {
+      when: kindIs('qdrant'),
+      prompt: 'Embedding model (the one the collections were built with)',
+      validate: (text) => (text.trim() ? undefined : 'A model name is needed, e.g. text-embedding-3-small.'),
+    }),
+    secretStep('embeddingsApiKey', {
+      when: kindIs('qdrant'),
+      prompt: editing
+        ? 'Embeddings API key: leave empty to keep the saved one (none saved: your OpenAI key from Set API Key…)'
+        : 'Embeddings API key (optional; empty: your OpenAI key from Ceneca: Set API Key…, or none for a local server)',
+      removable: editing,
+    }),
+
+    // Slack
+    textStep('apiUrl', {
+      when: kindIs('slack'),
+      prompt: "Web API URL (optional; empty: Slack's own, https://slack.com/api/). For a Slack-compatible server.",
+      placeholder: 'https://slack.com/api/',
+      validate: (text) => httpUrlProblem(text, { optional: true }),
+    }),
   ];
 
   if (!(await runSteps(steps))) return undefined;
-  return {
-    setting: settingOf(draft),
-    passwordAction: draft.passwordAction,
-    password: draft.passwordAction === 'set' && draft.password ? draft.password : undefined,
-  };
+  return { setting: settingOfDraft(draft), secrets: secretChangesOf(draft) };
 
   /** A plain text field of the draft. */
   function textStep(
-    stepTitle: string,
-    field: 'id' | 'name' | 'host' | 'port' | 'database' | 'user',
-    input: { prompt: string; validate?: (text: string) => string | undefined },
+    field: 'id' | 'name' | 'host' | 'port' | 'database' | 'user' | 'embeddingsBaseUrl' | 'embeddingsModel' | 'apiUrl',
+    input: { when?: () => boolean; prompt: string; placeholder?: string; validate?: (text: string) => string | undefined },
   ): Step {
     return {
+      when: input.when,
       run: async (position) => {
-        const answer = await inputStep(stepTitle, position, { prompt: input.prompt, value: draft[field], validate: input.validate });
+        const answer = await inputStep(title, position, { prompt: input.prompt, placeholder: input.placeholder, value: draft[field], validate: input.validate });
         if (typeof answer === 'string' || !('value' in answer)) return answer === 'back' ? 'back' : 'cancel';
         draft[field] = answer.value.trim();
         return 'next';
       },
     };
   }
-}
 
-function settingOf(draft: Draft): ConnectionSetting {
-  const setting: ConnectionSetting = { id: draft.id, kind: 'postgres' };
-  // Only fields with a value are written, so settings.json stays short.
-  if (draft.name) setting.name = draft.name;
-  setting.host = draft.host || 'localhost';
-  setting.port = Number(draft.port) || 5432;
-  if (draft.database) setting.database = draft.database;
-  if (draft.user) setting.user = draft.user;
-  setting.ssl = draft.ssl;
-  return setting;
-}
-
-/** An id from the database (or host) name that is valid and not taken, or empty when none fits. */
-function suggestedId(from: string, takenIds: readonly string[]): string {
-  const base = from.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 60);
-  if (!base) return '';
-  for (let n = 1; n < 100; n++) {
-    const id = n === 1 ? base : `${base}_${n}`;
-    if (!connectionIdProblem(id, takenIds)) return id;
+  /** A secret field: a password box; when editing, empty keeps the saved secret and a button deletes it. */
+  function secretStep(secret: ConnectionSecret, input: { when?: () => boolean; prompt: string; removable: boolean }): Step {
+    return { when: input.when, run: (position) => secretInput(position, secret, { prompt: input.prompt, removable: input.removable }) };
   }
-  return '';
+
+  async function secretInput(
+    position: StepPosition,
+    secret: ConnectionSecret,
+    input: { prompt: string; placeholder?: string; removable?: boolean; validate?: (text: string) => string | undefined },
+  ): Promise<StepOutcome> {
+    const current = draft.secrets[secret];
+    const remove: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('trash'), tooltip: `Remove the saved ${SECRET_NOUNS[secret]}` };
+    const answer = await inputStep(title, position, {
+      prompt: input.prompt,
+      placeholder: input.placeholder,
+      value: current.change === 'set' ? current.value : '',
+      password: true,
+      validate: input.validate,
+      extraButtons: input.removable ? [remove] : [],
+    });
+    if (typeof answer === 'string') return answer;
+    if ('button' in answer) {
+      draft.secrets[secret] = { value: '', change: 'remove' }; // the only extra button
+      return 'next';
+    }
+    // A password may begin or end with a space; a pasted token or key carries a stray one.
+    const value = secret === 'password' ? answer.value : answer.value.trim();
+    draft.secrets[secret] = value ? { value, change: 'set' } : untouched();
+    return 'next';
+  }
+}
+
+const SECRET_NOUNS: Readonly<Record<ConnectionSecret, string>> = { password: 'password', apiKey: 'API key', embeddingsApiKey: 'embeddings API key', token: 'token' };
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return '';
+  }
 }
 
 /** Runs the steps in order; Back returns to the previous step that applies. False when cancelled. */

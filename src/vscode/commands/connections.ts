@@ -1,13 +1,14 @@
 /**
  * Add, Edit, Remove and Test Connection, and Refresh Schema. Connections live in `ceneca.connections` (user
- * settings); their passwords only ever in SecretStorage. Each command works from a Connections view item or,
- * from the Command Palette, asks which connection.
+ * settings); their passwords, tokens and API keys only ever in SecretStorage. Each command works from a Connections
+ * view item or, from the Command Palette, asks which connection.
  */
 import * as vscode from 'vscode';
 import type { DataSource } from '../../core/sources/source';
 import { redactSecrets } from '../connectionForm';
+import { describeConnection } from '../connectionSettings';
 import type { Services } from '../services';
-import { readSettings, writeConnections, type ConnectionSetting } from '../settings';
+import { readSettings, saveConnection, type ConnectionSecret, type ConnectionSetting } from '../settings';
 import { isConnectionNode } from '../views/connectionsTree';
 import { askConnection, type ConnectionFormResult } from './connectionInput';
 
@@ -17,6 +18,9 @@ const PING_TIMEOUT_MS = 20_000;
 const DEMO_PING_TIMEOUT_MS = 60_000;
 
 const TEST_CONNECTION = 'Test Connection';
+
+/** What removing a connection deletes from SecretStorage, for the confirmation. */
+const SECRETS_NOUN: Readonly<Record<ConnectionSetting['kind'], string>> = { postgres: 'password is', mongodb: 'password is', qdrant: 'API keys are', slack: 'token is' };
 
 export function registerConnectionCommands(services: Services): vscode.Disposable {
   return vscode.Disposable.from(
@@ -33,10 +37,12 @@ async function addConnection(services: Services): Promise<void> {
   const form = await askConnection({ takenIds: existing.map((c) => c.id) });
   if (!form) return;
   const { id } = form.setting;
-  // The password first: the settings change rebuilds the sources, which then find it.
-  await services.secrets.setPassword(id, form.password);
-  await writeConnections([...existing, form.setting]);
-  services.log.info(`connection ${id} added`);
+  // The secrets first: the settings change rebuilds the sources, which then find them. Whatever an earlier
+  // connection of this id left behind goes first.
+  await services.secrets.deleteConnectionSecrets(id);
+  await saveSecrets(services, undefined, form);
+  await saveConnection(undefined, form.setting);
+  services.log.info(`connection ${id} (${form.setting.kind}) added`);
   const replacesDemo = existing.length === 0 ? ' Questions now go to it instead of the demo database.' : '';
   await offerTest(`Ceneca: connection "${id}" saved.${replacesDemo}`, id);
 }
@@ -47,20 +53,25 @@ async function editConnection(services: Services, target: unknown): Promise<void
   if (!initial) return;
   const form = await askConnection({ initial, takenIds: existing.filter((c) => c !== initial).map((c) => c.id) });
   if (!form) return;
-  await savePassword(services, initial.id, form);
-  await writeConnections(existing.map((c) => (c === initial ? form.setting : c)));
-  // A renamed connection's password moved to the new id above; the old entry would be an orphan.
-  if (form.setting.id !== initial.id) await services.secrets.setPassword(initial.id, undefined);
-  services.log.info(`connection ${initial.id} edited${form.setting.id !== initial.id ? ` (now ${form.setting.id})` : ''}`);
+  const renamed = form.setting.id !== initial.id;
+  if (renamed) await services.secrets.deleteConnectionSecrets(form.setting.id);
+  await saveSecrets(services, initial.id, form);
+  await saveConnection(initial.id, form.setting);
+  // A renamed connection's secrets moved to the new id above; the old entries would be orphans.
+  if (renamed) await services.secrets.deleteConnectionSecrets(initial.id);
+  services.log.info(`connection ${initial.id} edited${renamed ? ` (now ${form.setting.id})` : ''}`);
   await offerTest(`Ceneca: connection "${form.setting.id}" saved.`, form.setting.id);
 }
 
-/** Applies the form's password choice under the (possibly new) id. */
-async function savePassword(services: Services, previousId: string, form: ConnectionFormResult): Promise<void> {
+/** Applies the form's choice for each secret under the (possibly new) id; a kept one moves along on a rename. */
+async function saveSecrets(services: Services, previousId: string | undefined, form: ConnectionFormResult): Promise<void> {
   const id = form.setting.id;
-  if (form.passwordAction === 'set') await services.secrets.setPassword(id, form.password);
-  else if (form.passwordAction === 'remove') await services.secrets.setPassword(id, undefined);
-  else if (id !== previousId) await services.secrets.setPassword(id, await services.secrets.password(previousId));
+  for (const [secret, change] of Object.entries(form.secrets) as Array<[ConnectionSecret, ConnectionFormResult['secrets'][ConnectionSecret]]>) {
+    if (change === undefined) continue;
+    if (typeof change === 'object') await services.secrets.setConnectionSecret(id, secret, change.set);
+    else if (change === 'remove') await services.secrets.setConnectionSecret(id, secret, undefined);
+    else if (previousId !== undefined && previousId !== id) await services.secrets.setConnectionSecret(id, secret, await services.secrets.connectionSecret(previousId, secret));
+  }
 }
 
 async function removeConnection(services: Services, target: unknown): Promise<void> {
@@ -70,12 +81,12 @@ async function removeConnection(services: Services, target: unknown): Promise<vo
   const last = existing.length === 1 ? ' With none left, questions go to the embedded demo database.' : '';
   const confirmed = await vscode.window.showWarningMessage(
     `Remove the connection "${connection.name ?? connection.id}"?`,
-    { modal: true, detail: `Its saved password is deleted from SecretStorage too.${last}` },
+    { modal: true, detail: `Its saved ${SECRETS_NOUN[connection.kind]} deleted from SecretStorage too.${last}` },
     'Remove',
   );
   if (confirmed !== 'Remove') return;
-  await writeConnections(existing.filter((c) => c !== connection));
-  await services.secrets.setPassword(connection.id, undefined);
+  await saveConnection(connection.id, undefined);
+  await services.secrets.deleteConnectionSecrets(connection.id);
   services.log.info(`connection ${connection.id} removed`);
 }
 
@@ -166,7 +177,7 @@ async function chooseConfigured(existing: ConnectionSetting[], target: unknown, 
     return undefined;
   }
   const picked = await vscode.window.showQuickPick(
-    existing.map((connection) => ({ label: connection.name ?? connection.id, description: describe(connection), connection })),
+    existing.map((connection) => ({ label: connection.name ?? connection.id, description: describeConnection(connection), connection })),
     { placeHolder },
   );
   return picked?.connection;
@@ -194,11 +205,6 @@ function targetId(target: unknown): string | undefined {
   if (typeof target === 'string') return target;
   if (isConnectionNode(target)) return target.source.id;
   return undefined;
-}
-
-function describe(connection: ConnectionSetting): string {
-  const where = `${connection.host ?? 'localhost'}:${connection.port ?? 5432}/${connection.database ?? 'postgres'}`;
-  return connection.user ? `${connection.user}@${where}` : where;
 }
 
 function isSource(value: DataSource | undefined): value is DataSource {
@@ -233,8 +239,11 @@ async function withAbort<T>(token: vscode.CancellationToken, timeoutMs: number |
   }
 }
 
-/** An error's text with the connection's password (and any password in a URL) blanked out. */
+/**
+ * An error's text with the connection's secrets (and any password in a URL, any Slack token) blanked out. The
+ * OpenAI key too: a Qdrant connection's embeddings may use it.
+ */
 async function safeMessage(services: Services, sourceId: string, error: unknown): Promise<string> {
   const text = error instanceof Error ? error.message : String(error);
-  return redactSecrets(text, [await services.secrets.password(sourceId)]);
+  return redactSecrets(text, [...(await services.secrets.connectionSecrets(sourceId)), await services.secrets.apiKey('openai')]);
 }

@@ -4,6 +4,7 @@
  * shows a loading state meanwhile instead of waiting.
  */
 import * as vscode from 'vscode';
+import type { SourceKind } from '../../core/events';
 import type { ColumnInfo, SchemaSnapshot, TableInfo } from '../../core/schema/types';
 import type { DataSource } from '../../core/sources/source';
 import type { Services } from '../services';
@@ -22,8 +23,20 @@ export interface ConnectionNode {
 interface TableNode {
   readonly type: 'table';
   readonly parentId: string;
+  readonly sourceKind: SourceKind;
   readonly table: TableInfo;
 }
+
+/** The codicon of each kind of source (the Add Connection form shows the same). */
+export const KIND_ICONS: Readonly<Record<SourceKind, string>> = { postgres: 'database', mongodb: 'json', qdrant: 'symbol-array', slack: 'comment-discussion' };
+
+/** What a kind of source holds, singular and plural: the tree says "3 channels", not "3 tables", for Slack. */
+const CONTENT_NOUNS: Readonly<Record<SourceKind, [string, string]>> = {
+  postgres: ['table', 'tables'],
+  mongodb: ['collection', 'collections'],
+  qdrant: ['collection', 'collections'],
+  slack: ['channel', 'channels'],
+};
 
 interface ColumnNode {
   readonly type: 'column';
@@ -102,7 +115,8 @@ class ConnectionsTreeProvider implements vscode.TreeDataProvider<Node>, vscode.D
     const state = this.stateOf(node.source);
     if (state.status !== 'loading' && state.generation !== this.generation) this.load(node);
     if (state.tables) {
-      return state.tables.length > 0 ? state.tables : [message(`${node.treeId}/#empty`, 'No tables or views', 'info')];
+      const empty = node.source.kind === 'postgres' ? 'No tables or views' : `No ${CONTENT_NOUNS[node.source.kind][1]}`;
+      return state.tables.length > 0 ? state.tables : [message(`${node.treeId}/#empty`, empty, 'info')];
     }
     if (state.status === 'error') return [message(`${node.treeId}/#error`, state.error ?? 'Could not read the schema', 'error', state.error)];
     return [message(`${node.treeId}/#loading`, 'Loading schema…', 'loading~spin')];
@@ -154,7 +168,7 @@ class ConnectionsTreeProvider implements vscode.TreeDataProvider<Node>, vscode.D
     const started = node.source.introspect({ onProgress }).then(
       (snapshot) => {
         state.status = 'loaded';
-        state.tables = tableNodes(node.treeId, snapshot);
+        state.tables = tableNodes(node.treeId, node.source.kind, snapshot);
         state.error = undefined;
       },
       (error: unknown) => {
@@ -193,12 +207,14 @@ class ConnectionsTreeProvider implements vscode.TreeDataProvider<Node>, vscode.D
         item.description = 'error';
         tooltip.appendMarkdown('\n\n').appendText(state.error ?? 'Could not read the schema.');
         break;
-      case 'loaded':
-        item.iconPath = new vscode.ThemeIcon('database');
-        item.description = `connected · ${state.tables?.length ?? 0} ${state.tables?.length === 1 ? 'table' : 'tables'}`;
+      case 'loaded': {
+        const count = state.tables?.length ?? 0;
+        item.iconPath = new vscode.ThemeIcon(KIND_ICONS[source.kind]);
+        item.description = `connected · ${count} ${CONTENT_NOUNS[source.kind][count === 1 ? 0 : 1]}`;
         break;
+      }
       default:
-        item.iconPath = new vscode.ThemeIcon('database');
+        item.iconPath = new vscode.ThemeIcon(KIND_ICONS[source.kind]);
         item.description = node.configured ? undefined : 'demo';
     }
     item.tooltip = tooltip;
@@ -210,15 +226,21 @@ class ConnectionsTreeProvider implements vscode.TreeDataProvider<Node>, vscode.D
   }
 }
 
-function tableNodes(parentId: string, snapshot: SchemaSnapshot): TableNode[] {
-  return [...snapshot.tables].sort((a, b) => a.qualifiedName.localeCompare(b.qualifiedName)).map((table) => ({ type: 'table', parentId, table }));
+function tableNodes(parentId: string, sourceKind: SourceKind, snapshot: SchemaSnapshot): TableNode[] {
+  return [...snapshot.tables].sort((a, b) => a.qualifiedName.localeCompare(b.qualifiedName)).map((table) => ({ type: 'table', parentId, sourceKind, table }));
 }
 
-function tableItem({ parentId, table }: TableNode): vscode.TreeItem {
+function tableIcon(sourceKind: SourceKind, table: TableInfo): string {
+  if (table.kind === 'view') return 'eye';
+  if (table.kind === 'table') return 'table';
+  return sourceKind === 'slack' ? 'symbol-number' : 'symbol-namespace'; // a channel's "#", a collection
+}
+
+function tableItem({ parentId, sourceKind, table }: TableNode): vscode.TreeItem {
   const item = new vscode.TreeItem(table.qualifiedName, vscode.TreeItemCollapsibleState.Collapsed);
   item.id = `${parentId}/${table.qualifiedName}`;
   item.contextValue = table.kind === 'view' ? 'schemaView' : 'schemaTable';
-  item.iconPath = new vscode.ThemeIcon(table.kind === 'view' ? 'eye' : 'table');
+  item.iconPath = new vscode.ThemeIcon(tableIcon(sourceKind, table));
   item.description = rowEstimateText(table);
   item.tooltip = table.comment || undefined;
   return item;

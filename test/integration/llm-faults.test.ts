@@ -152,20 +152,27 @@ describe('model and provider faults', function () {
     assert.equal(openai.requests.length, before, 'the model was not called');
   });
 
-  it('with two sources, garbage from the classifier is a recoverable error and the default source answers', async () => {
+  it('with two sources, garbage from the classifier is asked for once more; twice garbage between equal sources ends with llm_failed', async () => {
     const twoSources = makeEngine([postgresSource(url, { id: 'first' }), postgresSource(url, { id: 'second' })], openAIProvider(openai));
     openai.push(
       { match: /You route a question/, text: 'Sure! {not json at all' },
+      { match: /You route a question/, text: '```json\n{"databases":[{"id":"second","reason":"it has the orders"}]}\n```' },
       { match: /Question: which source/, text: sqlReply(QUERY) },
       { match: /You analyse the result/, text: 'ok' },
+      { match: /You route a question/, text: 'no idea, sorry', times: 2 },
     );
     try {
       const events = await askAndCollect(twoSources, { question: 'which source answers this' });
       assert.equal(terminal(events).type, 'complete');
-      const recoverable = ofType(events, 'error')[0]!;
-      assert.equal(recoverable.recoverable, true);
-      assert.equal(recoverable.phase, 'classify');
-      assert.deepEqual(ofType(events, 'databases_selected')[0]!.databases.map((d) => d.id), ['first']);
+      assert.ok(ofType(events, 'status').some((e) => e.phase === 'classify' && /asking again/.test(e.message)));
+      assert.deepEqual(ofType(events, 'databases_selected')[0]!.databases, [{ id: 'second', kind: 'postgres', reason: 'it has the orders' }]);
+
+      // Two identical schemas: no lexical match can break the tie, so the question stops with a clear error.
+      const failed = await askAndCollect(twoSources, { question: 'which source answers that' });
+      const done = terminal(failed);
+      assert.equal(done.type === 'error' && done.code, 'llm_failed');
+      assert.equal(done.type === 'error' && done.phase, 'classify');
+      assert.match(done.type === 'error' ? done.suggestion ?? '' : '', /--source \(first, second\)/);
     } finally {
       await twoSources.close();
     }

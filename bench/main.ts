@@ -19,6 +19,7 @@ import { CELL_TYPES, DEFAULT_BATCHING, PostgresSource } from '../src/core/source
 import { OpenAIStandIn } from '../test/support/openai-standin';
 import { startPgCluster, type PgCluster } from '../test/support/pg-cluster';
 import { Stopwatch, timedProvider, timedSource } from './timing';
+import { SSE_QUESTION, measureSse } from './sse';
 import { measureWebview } from './webview';
 
 interface Figure {
@@ -50,6 +51,12 @@ const FIGURE_NAMES = [
   'webview_rows_appended_per_s',
   'webview_scroll_frame_ms',
   'webview_heap_mb',
+  'sse_clients',
+  'sse_sessions_completed',
+  'sse_p50_delivery_ms',
+  'sse_p99_delivery_ms',
+  'sse_server_rss_mb',
+  'resume_first_event_ms',
 ];
 
 const sqlReply = (query: string): string => `Reading the table.\n\n\`\`\`sql\n${query}\n\`\`\``;
@@ -65,6 +72,8 @@ async function main(): Promise<void> {
     { match: /Question: bench one row/, text: sqlReply(ONE_ROW_SQL), chunkSize: 16, times: Infinity },
     { match: /Question: bench all rows/, text: sqlReply(ALL_ROWS_SQL), chunkSize: 16, times: Infinity },
     { match: /You analyse the result/, text: 'One row: the figure asked for.', chunkSize: 8, times: Infinity },
+    // The HTTP load test: a model that streams with small delays, as a real one does.
+    { match: new RegExp(`Question: ${SSE_QUESTION}`), text: sqlReply(`SELECT id, label, amount FROM ${TABLE} ORDER BY id LIMIT 200`), chunkSize: 8, chunkDelayMs: 5, times: Infinity },
   ]);
   await standIn.start();
   const figures: Figure[] = [];
@@ -121,6 +130,7 @@ async function main(): Promise<void> {
       await engine.close();
     }
     report({ name: 'cli_json_rows_per_s', value: await cliRowsPerSecond(url, standIn.baseURL), unit: 'rows/s', note: 'ceneca ask --json --no-analysis, stdout to /dev/null, process start to exit' });
+    for (const figure of await measureSse({ quick: QUICK, pgUrl: url, modelUrl: standIn.baseURL, log })) report(figure);
     log('measuring the webview in Chromium…');
     for (const figure of await measureWebview({ quick: QUICK })) report(figure);
   } finally {

@@ -1,5 +1,6 @@
 /**
- * `ceneca` command line: `ceneca ask "question" [--json] [--no-analysis] [--max-rows N] [--source ID]`.
+ * `ceneca` command line: `ceneca ask "question" [--json] [--no-analysis] [--max-rows N] [--source ID]`, and
+ * `ceneca serve` (the local HTTP API, src/cli/serve.ts).
  * Exit codes: 0 complete, 1 the question failed, 2 bad usage or configuration, 130 cancelled (Ctrl-C).
  */
 import { parseArgs } from 'node:util';
@@ -10,10 +11,12 @@ import { createProvider, createSources } from '../core/setup';
 import { stopDemoDatabase } from '../core/sources/embedded-demo';
 import { followSession } from './follow';
 import { classificationRenderer, humanRenderer, jsonRenderer, type Output } from './render';
+import { serve, SERVE_USAGE } from './serve';
 
 const USAGE = `Usage:
   ceneca ask "question" [--json] [--no-analysis] [--max-rows N] [--source ID]... [--config FILE]
   ceneca ask --classify-only "question" [--json] [--source ID]...   which sources the question needs, and why
+${SERVE_USAGE}
 
 Connections: CENECA_PG_URL, CENECA_MONGODB_URL, CENECA_QDRANT_URL (+ CENECA_QDRANT_API_KEY, CENECA_EMBEDDINGS_BASE_URL,
        CENECA_EMBEDDINGS_MODEL), CENECA_SLACK_TOKEN, or a ceneca.config.json (secrets as \${ENV_VAR}); with none, an embedded demo database.
@@ -26,6 +29,7 @@ export async function main(argv: string[], output: Output): Promise<number> {
     output.out.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
+  if (command === 'serve') return serve(rest, output);
   if (command !== 'ask') {
     output.err.write(`ceneca: unknown command "${command}"\n${USAGE}\n`);
     return 2;

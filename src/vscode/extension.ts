@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { registerChatParticipant } from './chat/participant';
+import { registerApiServerCommands } from './commands/apiServer';
 import { registerAskCommands } from './commands/ask';
 import { registerConnectionCommands } from './commands/connections';
 import { registerExportCommand } from './commands/export';
@@ -51,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerGenerateHere(services),
     registerRunQuery(services),
     registerChatParticipant(services),
+    registerApiServerCommands(services),
   );
   log.info('Ceneca activated');
 }

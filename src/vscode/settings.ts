@@ -16,6 +16,8 @@ export interface CenecaSettings {
   engine: EngineSettings;
   queryTimeoutMs: number;
   sessionTimeoutMs: number;
+  /** The local API server (`Ceneca: Start Local API Server`). */
+  server: { port: number; maxRunning: number };
 }
 
 export function readSettings(): CenecaSettings {
@@ -42,6 +44,10 @@ export function readSettings(): CenecaSettings {
     },
     queryTimeoutMs: positive(config.get<number>('queryTimeoutSeconds'), 30) * 1000,
     sessionTimeoutMs: positive(config.get<number>('sessionTimeoutSeconds'), 300) * 1000,
+    server: {
+      port: portNumber(config.get<number>('server.port')),
+      maxRunning: Math.floor(positive(config.get<number>('server.maxConcurrentSessions'), 4)),
+    },
   };
 }
 
@@ -53,6 +59,13 @@ export async function saveConnection(id: string | undefined, next: ConnectionSet
   const config = vscode.workspace.getConfiguration('ceneca');
   await config.update('connections', replaceConnection(config.get<unknown>('connections', []), id, next), vscode.ConfigurationTarget.Global);
 }
+
+/** 0 asks for a free port. */
+function portNumber(value: number | undefined): number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535 ? value : DEFAULT_SERVER_PORT;
+}
+
+const DEFAULT_SERVER_PORT = 8750;
 
 function positive(value: number | undefined, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;

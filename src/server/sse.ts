@@ -100,8 +100,8 @@ export class SseResponse {
 
   /** Writes one event frame; resolves when the transport can take the next one (or the client has gone). Returns the frame's size in bytes (before compression). */
   async sendEvent(event: CenecaEvent): Promise<number> {
-    const frame = Buffer.from(`id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`, 'utf8');
     if (this.gone) return 0;
+    const frame = frameOf(event);
     if (!this.writeNow(frame)) await this.drained();
     return frame.length;
   }
@@ -149,6 +149,21 @@ export class SseResponse {
     this.gone = true;
     for (const listener of this.goneListeners.splice(0)) listener();
   }
+}
+
+/**
+ * An event's SSE frame, built once however many clients follow the session (they all receive the same event
+ * object from the session log).
+ */
+const frames = new WeakMap<CenecaEvent, Buffer>();
+
+function frameOf(event: CenecaEvent): Buffer {
+  let frame = frames.get(event);
+  if (!frame) {
+    frame = Buffer.from(`id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`, 'utf8');
+    frames.set(event, frame);
+  }
+  return frame;
 }
 
 export interface StreamOutcome {

@@ -105,40 +105,8 @@ async function main(): Promise<void> {
       llm: timedProvider(new OpenAIProvider({ apiKey: 'bench', baseURL: standIn.baseURL, model: 'stand-in' }), modelTime),
       settings: { ...defaultEngineSettings, maxRows: ROWS * 2 },
     });
-    if (wants('engine')) try {
-      log('warming up…');
-      for (let i = 0; i < 5; i++) await drain(engine, 'bench one row');
-
-      const firstEvent: number[] = [];
-      const overhead: number[] = [];
-      for (let i = 0; i < LATENCY_RUNS; i++) {
-        modelTime.totalMs = 0;
-        dbTime.totalMs = 0;
-        const timing = await drain(engine, 'bench one row');
-        firstEvent.push(timing.firstEventMs);
-        overhead.push(timing.wallMs - modelTime.totalMs - dbTime.totalMs);
-      }
-      report({ name: 'first_event_ms', value: median(firstEvent), unit: 'ms', note: `submit → first event to an in-process subscriber, median of ${LATENCY_RUNS}` });
-      report({ name: 'engine_overhead_ms', value: median(overhead), unit: 'ms', note: `wall − model − database time, one-row query with analysis, median of ${LATENCY_RUNS}` });
-
-      log(`streaming ${ROWS.toLocaleString('en-US')} rows: raw cursor and pipeline, interleaved…`);
-      const raw: number[] = [];
-      const piped: number[] = [];
-      const ratios: number[] = [];
-      for (let i = 0; i < RATIO_PAIRS; i++) {
-        const rawRate = await rawCursorRowsPerSecond(url);
-        const pipeRate = await pipelineRowsPerSecond(engine);
-        raw.push(rawRate);
-        piped.push(pipeRate);
-        ratios.push(pipeRate / rawRate);
-      }
-      report({ name: 'rows_per_s_raw_cursor', value: median(raw), unit: 'rows/s', note: `pg + pg-cursor, batches of ${DEFAULT_BATCHING.maxRows}, median of ${RATIO_PAIRS}` });
-      report({ name: 'rows_per_s_pipeline', value: median(piped), unit: 'rows/s', note: `whole question (model, EXPLAIN, stream) to an in-process consumer, median of ${RATIO_PAIRS}` });
-      report({ name: 'rows_ratio', value: median(ratios), unit: 'ratio', note: `pipeline / raw, measured in interleaved pairs, median of ${RATIO_PAIRS}` });
-
-      const half = await rssGrowthInFreshProcess(url, standIn.baseURL, Math.floor(ROWS / 2));
-      const full = await rssGrowthInFreshProcess(url, standIn.baseURL, ROWS);
-      report({ name: 'rss_growth_mb', value: full, unit: 'MB', note: `RSS growth streaming ${ROWS.toLocaleString('en-US')} rows to a consumer sleeping 1 ms per batch (half the rows: ${round(half)} MB)` });
+    try {
+      if (wants('engine')) await measureEngine(engine, url, standIn.baseURL, modelTime, dbTime, report);
     } finally {
       await engine.close();
     }
@@ -155,6 +123,44 @@ async function main(): Promise<void> {
   printTable(figures);
   const missing = args.only ? [] : FIGURE_NAMES.filter((name) => !figures.some((f) => f.name === name && Number.isFinite(f.value)));
   if (missing.length > 0) throw new Error(`figures not measured: ${missing.join(', ')}`);
+}
+
+/** First-event latency, engine overhead, rows per second against the raw cursor, and RSS growth. */
+async function measureEngine(engine: Engine, url: string, modelUrl: string, modelTime: Stopwatch, dbTime: Stopwatch, report: (figure: Figure) => void): Promise<void> {
+  const log = (line: string): boolean => process.stderr.write(`${line}\n`);
+  log('warming up…');
+  for (let i = 0; i < 5; i++) await drain(engine, 'bench one row');
+
+  const firstEvent: number[] = [];
+  const overhead: number[] = [];
+  for (let i = 0; i < LATENCY_RUNS; i++) {
+    modelTime.totalMs = 0;
+    dbTime.totalMs = 0;
+    const timing = await drain(engine, 'bench one row');
+    firstEvent.push(timing.firstEventMs);
+    overhead.push(timing.wallMs - modelTime.totalMs - dbTime.totalMs);
+  }
+  report({ name: 'first_event_ms', value: median(firstEvent), unit: 'ms', note: `submit → first event to an in-process subscriber, median of ${LATENCY_RUNS}` });
+  report({ name: 'engine_overhead_ms', value: median(overhead), unit: 'ms', note: `wall − model − database time, one-row query with analysis, median of ${LATENCY_RUNS}` });
+
+  log(`streaming ${ROWS.toLocaleString('en-US')} rows: raw cursor and pipeline, interleaved…`);
+  const raw: number[] = [];
+  const piped: number[] = [];
+  const ratios: number[] = [];
+  for (let i = 0; i < RATIO_PAIRS; i++) {
+    const rawRate = await rawCursorRowsPerSecond(url);
+    const pipeRate = await pipelineRowsPerSecond(engine);
+    raw.push(rawRate);
+    piped.push(pipeRate);
+    ratios.push(pipeRate / rawRate);
+  }
+  report({ name: 'rows_per_s_raw_cursor', value: median(raw), unit: 'rows/s', note: `pg + pg-cursor, batches of ${DEFAULT_BATCHING.maxRows}, median of ${RATIO_PAIRS}` });
+  report({ name: 'rows_per_s_pipeline', value: median(piped), unit: 'rows/s', note: `whole question (model, EXPLAIN, stream) to an in-process consumer, median of ${RATIO_PAIRS}` });
+  report({ name: 'rows_ratio', value: median(ratios), unit: 'ratio', note: `pipeline / raw, measured in interleaved pairs, median of ${RATIO_PAIRS}` });
+
+  const half = await rssGrowthInFreshProcess(url, modelUrl, Math.floor(ROWS / 2));
+  const full = await rssGrowthInFreshProcess(url, modelUrl, ROWS);
+  report({ name: 'rss_growth_mb', value: full, unit: 'MB', note: `RSS growth streaming ${ROWS.toLocaleString('en-US')} rows to a consumer sleeping 1 ms per batch (half the rows: ${round(half)} MB)` });
 }
 
 /** A database of its own on the server, with the bench table created once and kept. */

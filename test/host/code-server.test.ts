@@ -19,6 +19,7 @@ import { replayScript } from '../../src/demo/replay';
 import { launchChromium, type LaunchedChromium } from '../support/chromium';
 import { startCodeServer, type CodeServer } from '../support/code-server';
 import { OpenAIStandIn } from '../support/openai-standin';
+import { assertStreamContract } from '../../src/core/contract';
 import { answerQuickInput, editorText, errorNotifications, frameTexts, poll, runFromPalette, viewFrames, viewText, waitForWorkbench } from './workbench';
 
 const root = resolve(__dirname, '..', '..');
@@ -61,6 +62,7 @@ const elapsed = (since: number): string => `${((Date.now() - since) / 1000).toFi
         'ceneca.llm.baseUrl': standIn.baseURL,
         'ceneca.llm.model': 'replay',
         'ceneca.connections': [],
+        'ceneca.server.port': 0,
         'workbench.startupEditor': 'none',
         'security.workspace.trust.enabled': false,
         'telemetry.telemetryLevel': 'off',
@@ -130,6 +132,38 @@ const elapsed = (since: number): string => `${((Date.now() - since) / 1000).toFi
     // The README's picture is refreshed on request only, so a test run leaves the tree clean.
     if (process.env.CENECA_UPDATE_SCREENSHOT === '1') copyFileSync(screenshot, join(root, 'docs', 'screenshot.png'));
     log(`screenshot: ${screenshot}${process.env.CENECA_UPDATE_SCREENSHOT === '1' ? ' (copied to docs/screenshot.png)' : ''}`);
+  });
+
+  it('Start Local API Server: the token is shown once, and the API answers a question from outside the editor', async function () {
+    this.timeout(3 * 60_000);
+    const p = page!;
+    await guard(p, 'running "Ceneca: Start Local API Server"', () => runFromPalette(p, 'Ceneca: Start Local API Server', 60_000));
+    const announced = await guard(p, 'the notification with the URL and the token', () =>
+      poll('the API server notification', async () => {
+        const texts = await p.evaluate(() => Array.from(document.querySelectorAll('.notification-list-item-message')).map((e) => e.textContent ?? ''));
+        return texts.map((t) => /listening on (http:\/\/127\.0\.0\.1:\d+)\. Token \(shown once\): (\S+)/.exec(t)).find(Boolean) ?? undefined;
+      }, 60_000, () => describePage(p), () => cenecaError(p)),
+    );
+    const [, url, token] = announced;
+    log(`API server at ${url}`);
+    const unauthorised = await fetch(`${url}/query/stream`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"question":"x"}' });
+    assert.equal(unauthorised.status, 401);
+
+    standIn!.push(...replayScript());
+    const response = await fetch(`${url}/query/stream`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ question: recording.question }),
+    });
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    const events = text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => JSON.parse(line.slice(6)) as { type: string; rows?: unknown[][] });
+    assertStreamContract(events);
+    assert.equal(events[events.length - 1]!.type, 'complete', text.slice(-500));
+    assert.ok(events.some((e) => e.type === 'partial_results' && JSON.stringify(e.rows).includes(topCustomer)), 'the rows come from the embedded demo database');
+
+    await guard(p, 'running "Ceneca: Stop Local API Server"', () => runFromPalette(p, 'Ceneca: Stop Local API Server', 60_000));
+    await poll('the port closed', async () => ((await fetch(`${url}/health`).then(() => false, () => true)) ? true : undefined), 30_000, () => describePage(p));
   });
 
   /** Runs one step; on failure saves a screenshot first, then fails saying which step and what the page held. */

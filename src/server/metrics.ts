@@ -46,6 +46,8 @@ export class ServerMetrics {
   private readonly stopWatching: () => void;
 
   constructor(manager: SessionManager, subscribers: SubscriberTracker) {
+    // Started with the server, not at the first scrape: CPU time and event-loop lag count from when they start.
+    processRegistry();
     const registers = [this.registry];
     new Gauge({
       name: 'ceneca_sessions',

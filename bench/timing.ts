@@ -58,7 +58,7 @@ export function timedSource(inner: DataSource, watch: Stopwatch): DataSource {
     createExtractor: () => inner.createExtractor(),
     validate: (query: string): Promise<QueryValidation> => inner.validate(query),
     estimateCost: inner.estimateCost
-      ? (query: string, signal: AbortSignal): Promise<CostEstimate | undefined> => watch.time(() => inner.estimateCost!(query, signal))
+      ? (query: string, signal: AbortSignal, params?: readonly unknown[]): Promise<CostEstimate | undefined> => watch.time(() => inner.estimateCost!(query, signal, params))
       : undefined,
     execute: (query: string, options: ExecuteOptions): AsyncIterable<RowBatch> => watch.iterate(inner.execute(query, options)),
     ping: (signal?: AbortSignal): Promise<void> => watch.time(() => inner.ping(signal)),

@@ -46,9 +46,9 @@ export class DeferredSource implements DataSource {
   }
 
   /** No estimate when the real source makes none. */
-  async estimateCost(query: string, signal: AbortSignal): Promise<CostEstimate | undefined> {
+  async estimateCost(query: string, signal: AbortSignal, params?: readonly unknown[]): Promise<CostEstimate | undefined> {
     const source = await this.source();
-    return source.estimateCost ? source.estimateCost(query, signal) : undefined;
+    return source.estimateCost ? source.estimateCost(query, signal, params) : undefined;
   }
 
   async *execute(query: string, options: ExecuteOptions): AsyncIterable<RowBatch> {

@@ -9,6 +9,7 @@ import { analyzePrompt } from '../llm/prompts/analyze';
 import { correctionPrompt } from '../llm/prompts/nl2sql';
 import { LlmError, type ChatMessage, type CompletionRequest, type LlmProvider } from '../llm/provider';
 import { PipelineError, type CompleteSummary, type Session } from '../session/session';
+import { sessionScope, type RunScope } from './scope';
 import type { RankedTable } from '../schema/types';
 import { QueryExecutionError, SourceFailureError, StatementTimeoutError, type DataSource } from '../sources/source';
 import { buildCatalogue, classificationPrompt, lexicalChoice, readClassification, type SourceChoice } from './classify';
@@ -63,7 +64,7 @@ const STEPS: Phase[] = ['classify', 'schema', 'generate', 'validate', 'execute',
 
 export async function answerQuestion(session: Session, context: EngineContext, request: QuestionRequest): Promise<CompleteSummary> {
   const started = Date.now();
-  const run = new QuestionRun(session, context, request);
+  const run = new QuestionRun(sessionScope(session), context, request);
   const question = checkQuestion(request.question);
   const source = await run.selectSource(question);
   const tables = await run.loadSchema(source, question);
@@ -82,7 +83,7 @@ export async function answerQuestion(session: Session, context: EngineContext, r
 /** Only the classification step: which sources the question needs, and why (`ceneca ask --classify-only`, `POST /classify`). */
 export async function classifyQuestion(session: Session, context: EngineContext, request: QuestionRequest): Promise<CompleteSummary> {
   const started = Date.now();
-  const run = new QuestionRun(session, context, request);
+  const run = new QuestionRun(sessionScope(session), context, request);
   const choices = await run.chooseSources(checkQuestion(request.question));
   return { sources: choices.map((c) => c.source.id), rowCount: 0, elapsedMs: Date.now() - started };
 }
@@ -103,7 +104,7 @@ export interface UserQueryRequest {
 export async function runUserQuery(session: Session, context: EngineContext, request: UserQueryRequest): Promise<CompleteSummary> {
   const started = Date.now();
   const query = request.query.trim();
-  const run = new QuestionRun(session, context, { question: query, sources: request.source ? [request.source] : undefined, maxRows: request.maxRows, analysis: request.analysis });
+  const run = new QuestionRun(sessionScope(session), context, { question: query, sources: request.source ? [request.source] : undefined, maxRows: request.maxRows, analysis: request.analysis });
   if (!query) throw new PipelineError('invalid_question', 'the query is empty', 'validate', 'select a SQL statement, or put the cursor inside one');
   const source = run.sourceForUserQuery();
   session.emit({ type: 'query_complete', source: source.id, language: source.language, query });
@@ -147,19 +148,20 @@ class QuestionRun {
   private resultCounter = 0;
 
   constructor(
-    private readonly session: Session,
+    private readonly scope: RunScope,
     private readonly context: EngineContext,
     private readonly request: QuestionRequest,
   ) {}
 
   private get signal(): AbortSignal {
-    return this.session.signal;
+    return this.scope.signal;
   }
 
   private enter(phase: Phase): void {
-    this.session.phase = phase;
+    this.scope.phase = phase;
+    if (!this.scope.reportsProgress) return;
     const step = STEPS.indexOf(phase) + 1;
-    this.session.emit({ type: 'progress', step, total: STEPS.length, percentage: Math.round(((step - 1) / STEPS.length) * 100) });
+    this.scope.emit({ type: 'progress', step, total: STEPS.length, percentage: Math.round(((step - 1) / STEPS.length) * 100) });
   }
 
   async selectSource(question: string): Promise<DataSource> {
@@ -178,7 +180,7 @@ class QuestionRun {
 
   /** Classifying → databases_selected: the sources the question needs, each with the reason. */
   async chooseSources(question: string): Promise<SourceChoice[]> {
-    this.session.emit({ type: 'classifying', message: 'choosing the data source for the question' });
+    this.scope.emit({ type: 'classifying', message: 'choosing the data source for the question' });
     this.enter('classify');
     const candidates = this.candidateSources();
     let choices: SourceChoice[];
@@ -188,7 +190,7 @@ class QuestionRun {
     } else {
       choices = await this.classifyWithModel(question, candidates);
     }
-    this.session.emit({ type: 'databases_selected', databases: choices.map(({ source, reason }) => ({ id: source.id, kind: source.kind, reason })) });
+    this.scope.emit({ type: 'databases_selected', databases: choices.map(({ source, reason }) => ({ id: source.id, kind: source.kind, reason })) });
     return choices;
   }
 
@@ -199,7 +201,7 @@ class QuestionRun {
       throw new PipelineError('no_source', 'several sources are configured: say which one runs the query', 'classify', `choose one of: ${candidates.map((s) => s.id).join(', ')}`);
     }
     const source = candidates[0]!;
-    this.session.emit({ type: 'databases_selected', databases: [{ id: source.id, kind: source.kind, reason: 'chosen by the user' }] });
+    this.scope.emit({ type: 'databases_selected', databases: [{ id: source.id, kind: source.kind, reason: 'chosen by the user' }] });
     return source;
   }
 
@@ -226,7 +228,7 @@ class QuestionRun {
       const picks = readClassification(reply.text, catalogue);
       if (picks.length > 0) return picks;
       if (attempt === 1) {
-        this.session.emit({ type: 'status', phase: 'classify', message: 'the model did not name a configured source; asking again' });
+        this.scope.emit({ type: 'status', phase: 'classify', message: 'the model did not name a configured source; asking again' });
         prompt = {
           ...prompt,
           messages: [
@@ -242,7 +244,7 @@ class QuestionRun {
     if (!fallback) {
       throw new PipelineError('llm_failed', 'the model twice failed to name a configured source for this question', 'classify', `name the data in the question, or choose a source with --source (${configured})`);
     }
-    this.session.emit({
+    this.scope.emit({
       type: 'error',
       code: 'llm_failed',
       message: `the model twice failed to name a configured source; using ${fallback.source.id}, whose schema matches the question best`,
@@ -260,7 +262,7 @@ class QuestionRun {
       const rounded = Math.round(Math.min(1, Math.max(0, fraction)) * 100) / 100;
       if (rounded <= lastFraction) return;
       lastFraction = rounded;
-      this.session.emit({ type: 'schema_loading', source: source.id, fraction: rounded });
+      this.scope.emit({ type: 'schema_loading', source: source.id, fraction: rounded });
     };
     let snapshot;
     try {
@@ -271,7 +273,7 @@ class QuestionRun {
     }
     onProgress(1);
     const ranked = source.searchSchema(snapshot, question, this.context.settings.schemaTables);
-    this.session.emit({
+    this.scope.emit({
       type: 'schema_chunks',
       source: source.id,
       chunks: ranked.map(({ table, score, relevantColumns }) => ({
@@ -294,8 +296,8 @@ class QuestionRun {
       if (attempt >= 2) {
         throw new PipelineError(outcome.code, `the corrected query failed too: ${outcome.problem}`, outcome.phase, 'rephrase the question, or name the tables and columns you mean');
       }
-      this.session.emit({ type: 'error', code: outcome.code, message: outcome.problem, phase: outcome.phase, recoverable: true });
-      this.session.emit({ type: 'status', phase: 'generate', message: 'asking the model to correct the query' });
+      this.scope.emit({ type: 'error', code: outcome.code, message: outcome.problem, phase: outcome.phase, recoverable: true });
+      this.scope.emit({ type: 'status', phase: 'generate', message: 'asking the model to correct the query' });
       prompt = correctionPrompt(prompt, reply, outcome.problem);
     }
   }
@@ -313,21 +315,21 @@ class QuestionRun {
       const fresh = extractor.push(delta);
       if (!fresh) return;
       shown += fresh;
-      this.session.emit({ type: 'partial_query', source: source.id, language: source.language, delta: fresh, text: shown });
+      this.scope.emit({ type: 'partial_query', source: source.id, language: source.language, delta: fresh, text: shown });
     });
     const query = extractor.finish();
     if (!query) {
       const said = reply.text.trim().slice(0, 300) || '(an empty reply)';
       throw new PipelineError('llm_no_query', `the model's reply contained no query: ${said}`, 'generate', 'rephrase the question so it asks for data from the database');
     }
-    this.session.emit({ type: 'query_complete', source: source.id, language: source.language, query, ...(reply.usage ? { usage: reply.usage } : {}) });
+    this.scope.emit({ type: 'query_complete', source: source.id, language: source.language, query, ...(reply.usage ? { usage: reply.usage } : {}) });
     return { reply: reply.text, query };
   }
 
   async validateAndExecute(source: DataSource, generated: string): Promise<Attempt> {
     this.enter('validate');
     const validation = await source.validate(generated);
-    this.session.emit({ type: 'query_validated', source: source.id, ok: validation.ok, problems: validation.problems });
+    this.scope.emit({ type: 'query_validated', source: source.id, ok: validation.ok, problems: validation.problems });
     if (!validation.ok || !validation.query) {
       return { ok: false, phase: 'validate', code: 'validation_failed', problem: validation.problems.join('; ') || 'the query is not allowed' };
     }
@@ -354,7 +356,7 @@ class QuestionRun {
       throw new PipelineError('cost_refused', `the query looks too expensive to run: ${described}, above the limit of ${hardCostLimit.toLocaleString('en-US')}`, 'validate', 'narrow the question (a date range, a filter, a LIMIT), or raise the hard cost limit in the settings');
     }
     if (estimate.cost > softCostLimit) {
-      this.session.emit({ type: 'status', phase: 'validate', message: `this query may be slow: ${described}` });
+      this.scope.emit({ type: 'status', phase: 'validate', message: `this query may be slow: ${described}` });
     }
   }
 
@@ -364,7 +366,7 @@ class QuestionRun {
     const cap = this.rowCap();
     const resultId = `${source.id}:${++this.resultCounter}`;
     const sampleLimit = this.context.settings.analysisRows;
-    this.session.emit({ type: 'execution_started', source: source.id });
+    this.scope.emit({ type: 'execution_started', source: source.id });
     let columns: ResultColumn[] = [];
     const sample: Cell[][] = [];
     let rowCount = 0;
@@ -372,7 +374,7 @@ class QuestionRun {
     let lastProgressAt = started;
     // One row past the cap tells whether the result was cut.
     const onStatus = (message: string): void => {
-      this.session.emit({ type: 'status', phase: 'execute', message });
+      this.scope.emit({ type: 'status', phase: 'execute', message });
     };
     for await (const batch of source.execute(query, { maxRows: cap + 1, signal: this.signal, onStatus })) {
       let rows = batch.rows;
@@ -383,7 +385,7 @@ class QuestionRun {
       if (batch.columns) columns = batch.columns;
       if (sample.length < sampleLimit) sample.push(...rows.slice(0, sampleLimit - sample.length));
       if (rows.length > 0 || batch.columns) {
-        this.session.emit({ type: 'partial_results', source: source.id, resultId, ...(batch.columns ? { columns: batch.columns } : {}), rows, offset: rowCount });
+        this.scope.emit({ type: 'partial_results', source: source.id, resultId, ...(batch.columns ? { columns: batch.columns } : {}), rows, offset: rowCount });
       }
       rowCount += rows.length;
       if (Date.now() - lastProgressAt >= ROW_PROGRESS_INTERVAL_MS) {
@@ -391,20 +393,21 @@ class QuestionRun {
         this.reportRowProgress(rowCount, cap, started);
       }
       // Backpressure: the cursor reads on only when the slowest reader has caught up.
-      await this.session.log.waitForRoom(MAX_SUBSCRIBER_LAG, this.signal);
+      await this.scope.waitForRoom(MAX_SUBSCRIBER_LAG, this.signal);
     }
-    this.session.emit({ type: 'result_complete', source: source.id, resultId, rowCount, truncated, elapsedMs: Date.now() - started });
+    this.scope.emit({ type: 'result_complete', source: source.id, resultId, rowCount, truncated, elapsedMs: Date.now() - started });
     return { query, columns, sample, rowCount, truncated };
   }
 
   /** Progress through the execute step, with an ETA from the planner's row estimate (capped by the row cap). */
   private reportRowProgress(rowCount: number, cap: number, started: number): void {
+    if (!this.scope.reportsProgress) return;
     const expected = Math.min(cap, this.estimatedRows ?? 0);
     if (expected <= 0) return;
     const fraction = Math.min(0.99, rowCount / expected);
     const elapsed = Date.now() - started;
     const step = STEPS.indexOf('execute') + 1;
-    this.session.emit({
+    this.scope.emit({
       type: 'progress',
       step,
       total: STEPS.length,
@@ -434,12 +437,12 @@ class QuestionRun {
       truncated: result.truncated,
     });
     try {
-      const reply = await this.complete(prompt, 'analyze', (delta) => this.session.emit({ type: 'analysis_chunk', text: delta }));
-      this.session.emit({ type: 'analysis_complete', text: reply.text, ...(reply.usage ? { usage: reply.usage } : {}) });
+      const reply = await this.complete(prompt, 'analyze', (delta) => this.scope.emit({ type: 'analysis_chunk', text: delta }));
+      this.scope.emit({ type: 'analysis_complete', text: reply.text, ...(reply.usage ? { usage: reply.usage } : {}) });
     } catch (error) {
       if (this.signal.aborted) throw error;
       // The rows are already delivered; a failed analysis is reported and the question still completes.
-      this.session.emit({ type: 'error', code: 'analysis_failed', message: errorText(error), phase: 'analyze', recoverable: true, suggestion: 'the result above is complete; ask again for an analysis' });
+      this.scope.emit({ type: 'error', code: 'analysis_failed', message: errorText(error), phase: 'analyze', recoverable: true, suggestion: 'the result above is complete; ask again for an analysis' });
     }
   }
 
@@ -449,7 +452,7 @@ class QuestionRun {
       const result = await streamCompletion(this.context.llm, prompt, this.signal, {
         onText,
         onRetry: (attempt, delayMs, error) =>
-          this.session.emit({ type: 'status', phase, message: `the model is unavailable (${error.message}); retry ${attempt} in ${Math.round(delayMs / 100) / 10} s` }),
+          this.scope.emit({ type: 'status', phase, message: `the model is unavailable (${error.message}); retry ${attempt} in ${Math.round(delayMs / 100) / 10} s` }),
       });
       if (result.usage) this.addUsage(result.usage);
       return result;

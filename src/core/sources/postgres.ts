@@ -115,11 +115,11 @@ export class PostgresSource implements DataSource {
     return { ok: result.ok, problems: result.problems, query: result.statement };
   }
 
-  async estimateCost(query: string, signal: AbortSignal): Promise<CostEstimate | undefined> {
+  async estimateCost(query: string, signal: AbortSignal, params: readonly unknown[] = []): Promise<CostEstimate | undefined> {
     // EXPLAIN and SHOW cost nothing to run, and cannot themselves be EXPLAINed.
     if (!/^\s*(select|with|values|table|\()/i.test(query)) return undefined;
     const rows = await this.inReadOnlyTransaction(signal, async (client) => {
-      const result = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${query}`);
+      const result = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${query}`, [...params]);
       return result.rows;
     });
     const plan = readPlan(rows[0]?.['QUERY PLAN']);
@@ -138,7 +138,8 @@ export class PostgresSource implements DataSource {
       await this.beginReadOnly(client);
       // Type names are read before the cursor opens: while it is open, this connection can run nothing else.
       await this.loadTypeNames(client);
-      const cursor = client.query(new Cursor(query, [], { rowMode: 'array', types: CELL_TYPES }));
+      // Values from other operations of a plan arrive as bound parameters ($1 …), never pasted into the text.
+      const cursor = client.query(new Cursor(query, [...(options.params ?? [])], { rowMode: 'array', types: CELL_TYPES }));
       const sizer = new BatchSizer({ ...DEFAULT_BATCHING, ...this.options.batching });
       let delivered = 0;
       let columns: ResultColumn[] | undefined;

@@ -31,6 +31,8 @@ export interface ExecuteOptions {
   signal: AbortSignal;
   /** Tells the user why the stream is waiting (a rate limit, a retry); becomes a `status` event. */
   onStatus?: (message: string) => void;
+  /** Values bound to the query's parameters ($1 … for SQL), e.g. the values an upstream operation produced. */
+  params?: readonly unknown[];
 }
 
 export interface QueryStreamingExtractor {
@@ -70,7 +72,7 @@ export interface DataSource {
   createExtractor(): QueryStreamingExtractor;
   validate(query: string): Promise<QueryValidation>;
   /** Optional cost estimate before running (EXPLAIN for SQL). */
-  estimateCost?(query: string, signal: AbortSignal): Promise<CostEstimate | undefined>;
+  estimateCost?(query: string, signal: AbortSignal, params?: readonly unknown[]): Promise<CostEstimate | undefined>;
   /** Streams the result; cancelling `signal` stops the statement on the server and closes the cursor. */
   execute(query: string, options: ExecuteOptions): AsyncIterable<RowBatch>;
   /** Checks the connection works (for "Test Connection"). */

@@ -11,7 +11,8 @@ import { LlmError, type ChatMessage, type CompletionRequest, type LlmProvider } 
 import { PipelineError, type CompleteSummary, type Session } from '../session/session';
 import { sessionScope, type RunScope } from './scope';
 import type { RankedTable } from '../schema/types';
-import { QueryExecutionError, SourceFailureError, StatementTimeoutError, type DataSource } from '../sources/source';
+import { QueryExecutionError, SourceFailureError, StatementTimeoutError, type DataSource, type RowBatch } from '../sources/source';
+import type { BindResult, BoundRun, QueryBinding } from './binding';
 import { buildCatalogue, classificationPrompt, lexicalChoice, readClassification, type SourceChoice } from './classify';
 
 export interface EngineSettings {
@@ -130,14 +131,27 @@ export function checkQuestion(raw: unknown): string {
   return question;
 }
 
-interface ExecutedResult {
+export interface ExecutedResult {
   query: string;
   columns: ResultColumn[];
   /** The first rows, kept for the analysis prompt. */
   sample: Cell[][];
+  /** Every row, when the run was asked to keep them (an operation of a plan, for the combine step). */
+  rows?: Cell[][];
   rowCount: number;
   truncated: boolean;
 }
+
+/** What an operation of a cross-database plan adds to a run: upstream values, and keeping the rows. */
+export interface OperationExtras {
+  binding: QueryBinding;
+  keepRows: boolean;
+  /** A row cap of its own. */
+  maxRows: number;
+}
+
+/** A validated query, ready to run (with its bound parameters, or the `$each` value it stands for). */
+type ValidRun = BoundRun & { query: string };
 
 type Attempt = { ok: true; result: ExecutedResult } | { ok: false; phase: Phase; code: 'validation_failed' | 'execution_failed'; problem: string };
 
@@ -146,6 +160,7 @@ class QuestionRun {
   /** The planner's row estimate for the query about to run, when the source gave one. */
   private estimatedRows?: number;
   private resultCounter = 0;
+  private extras?: OperationExtras;
 
   constructor(
     private readonly scope: RunScope,
@@ -286,9 +301,11 @@ class QuestionRun {
     return ranked;
   }
 
-  async generateAndExecute(source: DataSource, question: string, tables: RankedTable[]): Promise<ExecutedResult> {
+  async generateAndExecute(source: DataSource, question: string, tables: RankedTable[], extras?: OperationExtras): Promise<ExecutedResult> {
+    this.extras = extras;
     const maxRows = this.rowCap();
     let prompt = source.generationPrompt({ question, tables, maxRows, includeSampleValues: this.context.settings.sampleValues, history: this.request.history });
+    if (extras && !extras.binding.empty) prompt = appendToLastMessage(prompt, extras.binding.promptSection());
     for (let attempt = 1; ; attempt++) {
       const { reply, query } = await this.generate(source, prompt);
       const outcome = await this.validateAndExecute(source, query);
@@ -303,6 +320,7 @@ class QuestionRun {
   }
 
   private rowCap(): number {
+    if (this.extras) return this.extras.maxRows;
     const requested = this.request.maxRows;
     return requested !== undefined && Number.isInteger(requested) && requested > 0 ? requested : this.context.settings.maxRows;
   }
@@ -328,15 +346,27 @@ class QuestionRun {
 
   async validateAndExecute(source: DataSource, generated: string): Promise<Attempt> {
     this.enter('validate');
-    const validation = await source.validate(generated);
-    this.scope.emit({ type: 'query_validated', source: source.id, ok: validation.ok, problems: validation.problems });
-    if (!validation.ok || !validation.query) {
-      return { ok: false, phase: 'validate', code: 'validation_failed', problem: validation.problems.join('; ') || 'the query is not allowed' };
+    const bound: BindResult = this.extras ? await this.extras.binding.bind(generated) : { ok: true, runs: [{ query: generated }], notes: [] };
+    if (!bound.ok) {
+      this.scope.emit({ type: 'query_validated', source: source.id, ok: false, problems: [bound.problem] });
+      return { ok: false, phase: 'validate', code: 'validation_failed', problem: bound.problem };
     }
-    const query = validation.query;
+    const runs: ValidRun[] = [];
+    const problems: string[] = [];
+    for (const run of bound.runs) {
+      const validation = await source.validate(run.query);
+      if (!validation.ok || !validation.query) {
+        problems.push(...(validation.problems.length > 0 ? validation.problems : ['the query is not allowed']));
+        break;
+      }
+      runs.push({ ...run, query: validation.query });
+    }
+    this.scope.emit({ type: 'query_validated', source: source.id, ok: problems.length === 0, problems });
+    if (problems.length > 0) return { ok: false, phase: 'validate', code: 'validation_failed', problem: problems.join('; ') };
+    for (const note of bound.notes) this.scope.emit({ type: 'status', phase: 'validate', message: note });
     try {
-      await this.checkCost(source, query);
-      return { ok: true, result: await this.execute(source, query) };
+      for (const run of runs) await this.checkCost(source, run.query, run.params);
+      return { ok: true, result: await this.execute(source, runs) };
     } catch (error) {
       if (error instanceof QueryExecutionError && error.correctable && !this.signal.aborted) {
         return { ok: false, phase: 'execute', code: 'execution_failed', problem: `the database rejected the query: ${error.message}` };
@@ -345,10 +375,10 @@ class QuestionRun {
     }
   }
 
-  private async checkCost(source: DataSource, query: string): Promise<void> {
+  private async checkCost(source: DataSource, query: string, params?: readonly unknown[]): Promise<void> {
     if (!source.estimateCost) return;
     const { softCostLimit, hardCostLimit } = this.context.settings;
-    const estimate = await source.estimateCost(query, this.signal);
+    const estimate = await source.estimateCost(query, this.signal, params);
     if (!estimate) return;
     this.estimatedRows = estimate.estimatedRows;
     const described = `estimated cost ${Math.round(estimate.cost).toLocaleString('en-US')} (about ${Math.round(estimate.estimatedRows).toLocaleString('en-US')} rows)`;
@@ -360,43 +390,54 @@ class QuestionRun {
     }
   }
 
-  private async execute(source: DataSource, query: string): Promise<ExecutedResult> {
+  private async execute(source: DataSource, runs: readonly ValidRun[]): Promise<ExecutedResult> {
     this.enter('execute');
     const started = Date.now();
     const cap = this.rowCap();
     const resultId = `${source.id}:${++this.resultCounter}`;
     const sampleLimit = this.context.settings.analysisRows;
+    const kept: Cell[][] | undefined = this.extras?.keepRows ? [] : undefined;
     this.scope.emit({ type: 'execution_started', source: source.id });
     let columns: ResultColumn[] = [];
     const sample: Cell[][] = [];
     let rowCount = 0;
     let truncated = false;
     let lastProgressAt = started;
-    // One row past the cap tells whether the result was cut.
     const onStatus = (message: string): void => {
       this.scope.emit({ type: 'status', phase: 'execute', message });
     };
-    for await (const batch of source.execute(query, { maxRows: cap + 1, signal: this.signal, onStatus })) {
-      let rows = batch.rows;
-      if (rowCount + rows.length > cap) {
-        truncated = true;
-        rows = rows.slice(0, cap - rowCount);
+    // Several runs (one per `$each` value) share one result: their columns are merged and the value is a column.
+    const merger = runs.length === 1 && !runs[0]!.input ? undefined : new ColumnMerger();
+    for (const run of runs) {
+      if (truncated) break;
+      merger?.startRun(run.input);
+      // One row past the cap tells whether the result was cut.
+      for await (const raw of source.execute(run.query, { maxRows: cap + 1 - rowCount, signal: this.signal, onStatus, ...(run.params ? { params: run.params } : {}) })) {
+        const batch = merger ? merger.shape(raw) : raw;
+        let rows = batch.rows;
+        if (rowCount + rows.length > cap) {
+          truncated = true;
+          rows = rows.slice(0, cap - rowCount);
+        }
+        if (batch.columns) columns = batch.columns;
+        if (sample.length < sampleLimit) sample.push(...rows.slice(0, sampleLimit - sample.length));
+        if (kept) for (const row of rows) kept.push(row);
+        if (rows.length > 0 || batch.columns) {
+          this.scope.emit({ type: 'partial_results', source: source.id, resultId, ...(batch.columns ? { columns: batch.columns } : {}), rows, offset: rowCount });
+        }
+        rowCount += rows.length;
+        if (Date.now() - lastProgressAt >= ROW_PROGRESS_INTERVAL_MS) {
+          lastProgressAt = Date.now();
+          this.reportRowProgress(rowCount, cap, started);
+        }
+        // Backpressure: the cursor reads on only when the slowest reader has caught up.
+        await this.scope.waitForRoom(MAX_SUBSCRIBER_LAG, this.signal);
+        if (truncated) break;
       }
-      if (batch.columns) columns = batch.columns;
-      if (sample.length < sampleLimit) sample.push(...rows.slice(0, sampleLimit - sample.length));
-      if (rows.length > 0 || batch.columns) {
-        this.scope.emit({ type: 'partial_results', source: source.id, resultId, ...(batch.columns ? { columns: batch.columns } : {}), rows, offset: rowCount });
-      }
-      rowCount += rows.length;
-      if (Date.now() - lastProgressAt >= ROW_PROGRESS_INTERVAL_MS) {
-        lastProgressAt = Date.now();
-        this.reportRowProgress(rowCount, cap, started);
-      }
-      // Backpressure: the cursor reads on only when the slowest reader has caught up.
-      await this.scope.waitForRoom(MAX_SUBSCRIBER_LAG, this.signal);
     }
+    const query = runs.length === 1 ? runs[0]!.query : runs.map((r) => r.query).join('\n');
     this.scope.emit({ type: 'result_complete', source: source.id, resultId, rowCount, truncated, elapsedMs: Date.now() - started });
-    return { query, columns, sample, rowCount, truncated };
+    return { query, columns, sample, ...(kept ? { rows: kept } : {}), rowCount, truncated };
   }
 
   /** Progress through the execute step, with an ETA from the planner's row estimate (capped by the row cap). */
@@ -466,6 +507,60 @@ class QuestionRun {
 
   private addUsage(usage: TokenUsage): void {
     this.usage = { inputTokens: (this.usage?.inputTokens ?? 0) + usage.inputTokens, outputTokens: (this.usage?.outputTokens ?? 0) + usage.outputTokens };
+  }
+}
+
+function appendToLastMessage(prompt: CompletionRequest, text: string): CompletionRequest {
+  const messages = [...prompt.messages];
+  const last = messages[messages.length - 1];
+  if (last && last.role === 'user') messages[messages.length - 1] = { ...last, content: `${last.content}\n\n${text}` };
+  else messages.push({ role: 'user', content: text });
+  return { ...prompt, messages };
+}
+
+/**
+ * The columns of several runs as one result: each run's columns map onto the merged list (new names are appended,
+ * as DESIGN §3 allows a growing column list), and the `$each` value a run stands for is a column of its own.
+ */
+class ColumnMerger {
+  private merged: ResultColumn[] = [];
+  private mapping: number[] = [];
+  private inputIndex = -1;
+  private input?: { column: string; value: Cell };
+
+  startRun(input: { column: string; value: Cell } | undefined): void {
+    this.input = input;
+    this.mapping = [];
+  }
+
+  shape(batch: RowBatch): RowBatch {
+    let grew = false;
+    if (batch.columns) {
+      this.mapping = batch.columns.map((column) => {
+        const at = this.merged.findIndex((c) => c.name === column.name);
+        if (at >= 0) return at;
+        this.merged.push(column);
+        grew = true;
+        return this.merged.length - 1;
+      });
+      if (this.input && this.inputIndex < 0) {
+        const taken = this.merged.some((c) => c.name === this.input!.column);
+        this.merged.push({ name: taken ? `input_${this.input.column}` : this.input.column, type: typeof this.input.value === 'number' ? 'number' : 'text' });
+        this.inputIndex = this.merged.length - 1;
+        grew = true;
+      }
+    }
+    const width = this.merged.length;
+    const rows = batch.rows.map((row) => {
+      const shaped: Cell[] = new Array<Cell>(width).fill(null);
+      row.forEach((cell, i) => {
+        const at = this.mapping[i];
+        if (at !== undefined) shaped[at] = cell;
+      });
+      if (this.input && this.inputIndex >= 0) shaped[this.inputIndex] = this.input.value;
+      return shaped;
+    });
+    return grew ? { columns: [...this.merged], rows } : { rows };
   }
 }
 

@@ -504,3 +504,33 @@ function extractStatement(pg: PgParser, sql: string, raw: RawStmt): string {
   }
   return bytes.subarray(start, trimmedEnd).toString('utf8').trim().replace(/[\s;]+$/, '');
 }
+
+/**
+ * The parameter numbers a statement refers to ($1 → 1), found in its parse tree (a `$1` inside a string literal is
+ * text, not a parameter). Empty when the SQL does not parse: validation reports that.
+ */
+export async function sqlParameterNumbers(sql: string): Promise<number[]> {
+  const pg = await loadParser();
+  let tree: ParseResult;
+  try {
+    tree = pg.parseSync(sql);
+  } catch {
+    return [];
+  }
+  const found = new Set<number>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item);
+      return;
+    }
+    if (!node || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'ParamRef' && value && typeof value === 'object' && typeof (value as { number?: unknown }).number === 'number') {
+        found.add((value as { number: number }).number);
+      }
+      walk(value);
+    }
+  };
+  walk(tree.stmts);
+  return [...found].sort((a, b) => a - b);
+}

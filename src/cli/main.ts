@@ -16,6 +16,7 @@ import { serve, SERVE_USAGE } from './serve';
 const USAGE = `Usage:
   ceneca ask "question" [--json] [--no-analysis] [--max-rows N] [--source ID]... [--config FILE]
   ceneca ask --classify-only "question" [--json] [--source ID]...   which sources the question needs, and why
+  ceneca ask --cross "question" [...]   answer with a plan across the sources (automatic when several are needed)
 ${SERVE_USAGE}
 
 Connections: CENECA_PG_URL, CENECA_MONGODB_URL, CENECA_QDRANT_URL (+ CENECA_QDRANT_API_KEY, CENECA_EMBEDDINGS_BASE_URL,
@@ -50,6 +51,7 @@ async function ask(args: string[], output: Output): Promise<number> {
         source: { type: 'string', multiple: true },
         config: { type: 'string' },
         'classify-only': { type: 'boolean', default: false },
+        cross: { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -85,7 +87,7 @@ async function ask(args: string[], output: Output): Promise<number> {
   }
   const engine = new Engine({ sources, llm: createProvider(config.provider), settings: config.settings ?? defaultEngineSettings });
   if (!values.json && config.connections.length === 0) output.err.write('• no connection configured: using the embedded demo database\n');
-  const request = { question, maxRows, analysis: !values['no-analysis'], sources: values.source };
+  const request = { question, maxRows, analysis: !values['no-analysis'], sources: values.source, cross: values.cross };
   const classifyOnly = values['classify-only'];
   const started = classifyOnly ? engine.classify(request) : engine.ask(request);
   const onInterrupt = (): void => started.session.cancel('cancelled with Ctrl-C');

@@ -46,8 +46,8 @@ export function humanRenderer(output: Output): Renderer {
   const { out, err } = output;
   let queryOpen = false;
   let analysisOpen = false;
-  let columns: ResultColumn[] = [];
-  const shownRows: Cell[][] = [];
+  /** Each result's columns and first rows, by result id (a plan's operations stream several at once). */
+  const results = new Map<string, { columns: ResultColumn[]; rows: Cell[][] }>();
   let progressLine = false;
   const queryText = new StreamCleaner();
   const analysisText = new StreamCleaner();
@@ -88,33 +88,60 @@ export function humanRenderer(output: Output): Renderer {
         note(`• ${clean(event.message)}`);
         break;
       case 'partial_query':
+        // An operation's query is printed whole when complete: several may stream at once.
+        if (event.operationId) break;
         if (!queryOpen) {
           clearProgress();
-          out.write('```sql\n');
+          out.write(`\`\`\`${event.language === 'sql' ? 'sql' : 'json'}\n`);
           queryOpen = true;
         }
         out.write(queryText.push(event.delta));
         break;
       case 'query_complete':
+        if (event.operationId) {
+          out.write(`-- ${clean(event.operationId)} (${clean(event.source)})\n\`\`\`${event.language === 'sql' ? 'sql' : 'json'}\n${clean(event.query, true)}\n\`\`\`\n`);
+          break;
+        }
         closeQuery();
         break;
       case 'query_validated':
-        note(event.ok ? '✓ query is read-only and valid' : `✗ query refused: ${event.problems.map((p) => clean(p)).join('; ')}`);
+        note(`${event.operationId ? `[${clean(event.operationId)}] ` : ''}${event.ok ? '✓ query is read-only and valid' : `✗ query refused: ${event.problems.map((p) => clean(p)).join('; ')}`}`);
         break;
       case 'execution_started':
         progress('… running the query');
         break;
-      case 'partial_results':
-        if (event.columns) columns = event.columns;
-        if (shownRows.length < TABLE_ROWS_SHOWN) shownRows.push(...event.rows.slice(0, TABLE_ROWS_SHOWN - shownRows.length));
+      case 'partial_results': {
+        const result = results.get(event.resultId) ?? { columns: [], rows: [] };
+        if (event.columns) result.columns = event.columns;
+        if (result.rows.length < TABLE_ROWS_SHOWN) result.rows.push(...event.rows.slice(0, TABLE_ROWS_SHOWN - result.rows.length));
+        results.set(event.resultId, result);
         progress(`… ${event.offset + event.rows.length} rows`);
         break;
-      case 'result_complete':
+      }
+      case 'result_complete': {
         clearProgress();
-        out.write(formatTable(columns, shownRows));
+        const result = results.get(event.resultId) ?? { columns: [], rows: [] };
+        if (event.operationId) out.write(`${clean(event.operationId)}: `);
+        else if (event.source === 'combine') out.write('combined:\n');
+        if (!event.operationId) out.write(formatTable(result.columns, result.rows));
         out.write(`${event.rowCount} row(s)${event.truncated ? ` — truncated at ${event.rowCount}` : ''} in ${event.elapsedMs} ms\n\n`);
-        columns = [];
-        shownRows.length = 0;
+        results.delete(event.resultId);
+        break;
+      }
+      case 'planning':
+        progress(`… ${clean(event.step)}`);
+        break;
+      case 'plan':
+        if (event.final) note(`✓ plan: ${event.operations.map((o) => `${clean(o.id)} (${clean(o.source)}${o.uses?.length ? `, uses ${o.uses.map((u) => clean(u)).join(', ')}` : ''})`).join(' → ')}`);
+        break;
+      case 'operation_started':
+        note(`▸ ${clean(event.operationId)} started`);
+        break;
+      case 'operation_completed':
+        note(`✓ ${clean(event.operationId)} done`);
+        break;
+      case 'aggregating':
+        progress(`… ${clean(event.step)}${event.rows !== undefined ? ` (${event.rows} rows)` : ''}`);
         break;
       case 'analysis_chunk':
         analysisOpen = true;

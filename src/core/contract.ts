@@ -11,6 +11,7 @@ export function findContractProblems(stream: readonly unknown[], options: { requ
   let session: string | undefined;
   let previous: CenecaEvent | undefined;
   let terminalAt = -1;
+  const operations = new Map<string, 'running' | 'completed'>();
 
   stream.forEach((raw, index) => {
     const checked = validateEvent(raw);
@@ -27,12 +28,27 @@ export function findContractProblems(stream: readonly unknown[], options: { requ
     if (terminalAt >= 0) problems.push(`event ${event.id} (${event.type}) follows the terminal event`);
     if (isTerminal(event)) terminalAt = index;
     if (event.type === 'partial_results') checkRowBatch(event, rowsSeen, problems);
+    if (event.operationId !== undefined) checkOperationNesting(event, operations, problems);
     previous = event;
   });
 
   if (requireTerminal && terminalAt < 0 && stream.length > 0) problems.push('stream has no terminal event (complete or fatal error)');
   if (requireTerminal && stream.length === 0) problems.push('stream is empty');
   return problems;
+}
+
+/** An operation's events come between its `operation_started` and its `operation_completed`, each of those once. */
+function checkOperationNesting(event: CenecaEvent, operations: Map<string, 'running' | 'completed'>, problems: string[]): void {
+  const id = event.operationId!;
+  const state = operations.get(id);
+  if (event.type === 'operation_started') {
+    if (state) problems.push(`event ${event.id}: operation ${id} started twice`);
+    operations.set(id, 'running');
+    return;
+  }
+  if (state === undefined) problems.push(`event ${event.id} (${event.type}) of operation ${id} comes before its operation_started`);
+  else if (state === 'completed') problems.push(`event ${event.id} (${event.type}) of operation ${id} comes after its operation_completed`);
+  if (event.type === 'operation_completed') operations.set(id, 'completed');
 }
 
 function checkRowBatch(

@@ -3,7 +3,8 @@
  * With a session manager, sessions queue for a free slot and stay findable by id; without one (the CLI, the
  * editor), each runs at once.
  */
-import { answerQuestion, classifyQuestion, runUserQuery, type EngineContext, type QuestionRequest, type UserQueryRequest } from './pipeline/single';
+import { answerQuestion } from './pipeline/answer';
+import { classifyQuestion, runUserQuery, type EngineContext, type QuestionRequest, type UserQueryRequest } from './pipeline/single';
 import type { SessionManager, StartOptions } from './session/manager';
 import { Session, type CompleteSummary } from './session/session';
 
@@ -21,6 +22,11 @@ export class Engine {
 
   ask(request: QuestionRequest, options: StartOptions = {}): StartedQuestion {
     return this.start((s) => answerQuestion(s, this.context, request), { kind: 'query', question: request.question, ...options });
+  }
+
+  /** A cross-database answer: a plan across the sources, even when one source would do. */
+  askCross(request: QuestionRequest, options: StartOptions = {}): StartedQuestion {
+    return this.ask({ ...request, cross: true }, options);
   }
 
   /** Only chooses the sources for a question; the session's `databases_selected` event is the answer. */

@@ -65,6 +65,8 @@ const planOperationSchema = z.object({
   goal: z.string(),
   dependsOn: z.array(z.string()),
   uses: z.array(z.string()).optional(),
+  /** The columns the operation's result will have (what later steps may use). */
+  produces: z.array(z.string()).optional(),
 });
 
 const usageSchema = z.object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative() });
@@ -183,7 +185,9 @@ export type ErrorCode =
   | 'idle_timeout'
   | 'invalid_question'
   | 'no_source'
-  | 'needs_several_sources'
+  | 'plan_invalid'
+  | 'operation_failed'
+  | 'combine_failed'
   | 'source_unavailable'
   | 'schema_failed'
   | 'llm_failed'

@@ -118,8 +118,11 @@ async function queryStream(call: RouteCall): Promise<void> {
   await streamSession(call, session.id, 0, { [SESSION_HEADER]: session.id });
 }
 
-async function crossDatabaseStream(): Promise<void> {
-  throw new HttpError(501, 'not_implemented', 'cross-database questions are not available yet; ask about one source at a time with POST /query/stream (choose it with "sources")');
+/** A plan across the sources, even when classification would pick one (`POST /query/stream` plans on its own when it picks several). */
+async function crossDatabaseStream(call: RouteCall): Promise<void> {
+  const { request, body } = await readQuestion(call);
+  const { session } = call.context.engine.askCross(request, { priority: body.priority });
+  await streamSession(call, session.id, 0, { [SESSION_HEADER]: session.id });
 }
 
 async function classify(call: RouteCall): Promise<void> {

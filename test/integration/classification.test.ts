@@ -105,19 +105,19 @@ describe('Classification across sources', function () {
     assert.match(prompt, /<data kind="sources">/);
   });
 
-  it('a question needing two sources selects both and ends with a clear error naming them (until cross-database exists)', async () => {
-    openai.push({
-      match: CLASSIFY,
-      text: fenced({ databases: [{ id: 'shop', reason: 'orders per day' }, { id: 'slack', reason: 'incident talk' }] }),
-    });
+  it('a question needing two sources selects both and goes on to a cross-database plan over them', async () => {
+    openai.push(
+      { match: CLASSIFY, text: fenced({ databases: [{ id: 'shop', reason: 'orders per day' }, { id: 'slack', reason: 'incident talk' }] }) },
+      { match: /^You plan how to answer/, text: 'I cannot plan this.', times: 2 },
+    );
     const events = await collect(engineWith(), 'What did people say in #incidents on the days our orders dropped?');
-    const done = terminal(events);
-    assert.equal(done.type, 'error');
-    assert.equal(done.type === 'error' && done.code, 'needs_several_sources');
-    assert.match(done.type === 'error' ? done.message : '', /shop \(orders per day\); slack \(incident talk\).*cross-database/);
-    assert.match(done.type === 'error' ? done.suggestion ?? '' : '', /--source \(shop, slack\)/);
     assert.deepEqual(ofType(events, 'databases_selected')[0]!.databases.map((d) => d.id), ['shop', 'slack']);
-    assert.equal(openai.requests.length, 1, 'no query is generated');
+    assert.deepEqual(ofType(events, 'schema_chunks').map((e) => e.source), ['shop', 'slack'], 'the schema of each chosen source');
+    assert.equal(ofType(events, 'planning').length, 1);
+    const plan = openai.requests.find((r) => /^You plan how to answer/.test(r.text))!.text;
+    assert.match(plan, /## source shop \(postgres: Shop database\)[\s\S]*## source slack \(slack: Company Slack\)/);
+    const done = terminal(events);
+    assert.equal(done.type === 'error' && done.code, 'plan_invalid', 'a plan that never comes ends clearly');
   });
 
   it('an unreadable answer is asked for once more, then the best lexical match is used with a recoverable error', async () => {

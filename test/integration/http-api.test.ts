@@ -462,7 +462,7 @@ describe('HTTP API on a real PostgreSQL server', function () {
     }
   });
 
-  it('routes: 404 and 405 as JSON, 501 for cross-database, /health without a token, /metrics with the metric names', async () => {
+  it('routes: 404 and 405 as JSON, /health without a token, /metrics with the metric names', async () => {
     openai.push({ match: SQL_REQUEST, text: sqlReply('SELECT count(*) AS n FROM orders') });
     openai.push({ match: /Question: Nonsense please/, text: 'No SQL here.' });
     const api = await startApi();
@@ -476,9 +476,6 @@ describe('HTTP API on a real PostgreSQL server', function () {
     const deleteSession = await callJson(api, 'DELETE', '/sessions/abc');
     assert.equal(deleteSession.status, 405);
     assert.equal(deleteSession.headers.get('allow'), 'GET');
-    const cross = await callJson<{ code: string; message: string }>(api, 'POST', '/cross-database-query/stream', { body: { question: 'Orders and Slack' } });
-    assert.equal(cross.status, 501);
-    assert.equal(cross.body.code, 'not_implemented');
 
     const health = await callJson<{ status: string; version: string; sessions: { running: number } }>(api, 'GET', '/health', { token: null });
     assert.equal(health.status, 200);

@@ -26,7 +26,14 @@ export interface Plan {
 export const MAX_OPERATIONS = 8;
 /** Operation ids become table names in the combine step: plain lower-case identifiers. */
 const OPERATION_ID = /^[a-z][a-z0-9_]{0,39}$/;
-const RESERVED_IDS = new Set(['combine', 'select', 'from', 'where', 'join', 'table', 'order', 'group', 'limit', 'union', 'with']);
+/** SQL keywords a table cannot be named without quotes (`similar`, `order`, `user` …), and the combine step's own name. */
+const RESERVED_IDS = new Set(
+  ('combine all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create current_catalog current_date current_role ' +
+    'current_time current_timestamp current_user default deferrable desc distinct do else end except false fetch for foreign from grant group having in ' +
+    'initially intersect into lateral leading limit localtime localtimestamp not null offset on only or order placing primary references returning select ' +
+    'session_user some symmetric table then to trailing true union unique user using variadic when where window with similar like ilike join inner outer ' +
+    'left right full cross natural between is isnull notnull overlaps qualify pivot unpivot semi anti asof positional').split(' '),
+);
 
 const operationSchema = z.strictObject({
   id: z.string({ error: 'id must be a string' }),

@@ -14,6 +14,8 @@ export interface RunScope {
   waitForRoom(maxLag: number, signal: AbortSignal): Promise<void>;
   /** The single pipeline's six steps are its progress; inside a plan the plan reports progress instead. */
   readonly reportsProgress: boolean;
+  /** Set inside a plan: result ids start with it, so two operations on one source never share a result id. */
+  readonly operationId?: string;
 }
 
 export function sessionScope(session: Session): RunScope {
@@ -47,5 +49,6 @@ export function operationScope(session: Session, operationId: string, signal: Ab
     emit: (payload) => void session.emit({ ...payload, operationId } as EventPayload),
     waitForRoom: (maxLag, waitSignal) => session.log.waitForRoom(maxLag, waitSignal),
     reportsProgress: false,
+    operationId,
   };
 }

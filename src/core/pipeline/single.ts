@@ -48,6 +48,8 @@ export interface QuestionRequest {
   analysis?: boolean;
   /** Earlier turns, for a follow-up question. */
   history?: ChatMessage[];
+  /** Answer with a cross-database plan even when classification picks one source (`ceneca ask --cross`). */
+  cross?: boolean;
 }
 
 export interface EngineContext {
@@ -63,11 +65,8 @@ const MAX_SUBSCRIBER_LAG = 8;
 const ROW_PROGRESS_INTERVAL_MS = 500;
 const STEPS: Phase[] = ['classify', 'schema', 'generate', 'validate', 'execute', 'analyze'];
 
-export async function answerQuestion(session: Session, context: EngineContext, request: QuestionRequest): Promise<CompleteSummary> {
-  const started = Date.now();
-  const run = new QuestionRun(sessionScope(session), context, request);
-  const question = checkQuestion(request.question);
-  const source = await run.selectSource(question);
+/** The single-source answer, once classification chose one source. */
+export async function answerFromSource(run: QuestionRun, context: EngineContext, request: QuestionRequest, question: string, source: DataSource, started: number): Promise<CompleteSummary> {
   const tables = await run.loadSchema(source, question);
   const result = await run.generateAndExecute(source, question, tables);
   if (request.analysis ?? context.settings.analysis) await run.analyse(question, result);
@@ -155,7 +154,8 @@ type ValidRun = BoundRun & { query: string };
 
 type Attempt = { ok: true; result: ExecutedResult } | { ok: false; phase: Phase; code: 'validation_failed' | 'execution_failed'; problem: string };
 
-class QuestionRun {
+/** One question's (or one plan operation's) run through the pipeline's steps, writing its events to a scope. */
+export class QuestionRun {
   usage?: TokenUsage;
   /** The planner's row estimate for the query about to run, when the source gave one. */
   private estimatedRows?: number;
@@ -177,20 +177,6 @@ class QuestionRun {
     if (!this.scope.reportsProgress) return;
     const step = STEPS.indexOf(phase) + 1;
     this.scope.emit({ type: 'progress', step, total: STEPS.length, percentage: Math.round(((step - 1) / STEPS.length) * 100) });
-  }
-
-  async selectSource(question: string): Promise<DataSource> {
-    const choices = await this.chooseSources(question);
-    if (choices.length > 1) {
-      const named = choices.map((c) => `${c.source.id} (${c.reason})`).join('; ');
-      throw new PipelineError(
-        'needs_several_sources',
-        `this question needs data from several sources — ${named} — and cross-database questions are not available yet`,
-        'classify',
-        `ask about one source at a time, or choose one with --source (${choices.map((c) => c.source.id).join(', ')})`,
-      );
-    }
-    return choices[0]!.source;
   }
 
   /** Classifying → databases_selected: the sources the question needs, each with the reason. */
@@ -394,7 +380,7 @@ class QuestionRun {
     this.enter('execute');
     const started = Date.now();
     const cap = this.rowCap();
-    const resultId = `${source.id}:${++this.resultCounter}`;
+    const resultId = `${this.scope.operationId ?? source.id}:${++this.resultCounter}`;
     const sampleLimit = this.context.settings.analysisRows;
     const kept: Cell[][] | undefined = this.extras?.keepRows ? [] : undefined;
     this.scope.emit({ type: 'execution_started', source: source.id });
@@ -468,27 +454,32 @@ class QuestionRun {
   }
 
   async analyse(question: string, result: ExecutedResult): Promise<void> {
+    await this.streamAnalysis(
+      analyzePrompt({
+        question,
+        query: result.query,
+        columns: result.columns.map((c) => c.name),
+        rows: result.sample,
+        rowCount: result.rowCount,
+        truncated: result.truncated,
+      }),
+    );
+  }
+
+  /** Streams an analysis; a failed one is a recoverable error (the rows are already delivered). */
+  async streamAnalysis(prompt: CompletionRequest): Promise<void> {
     this.enter('analyze');
-    const prompt = analyzePrompt({
-      question,
-      query: result.query,
-      columns: result.columns.map((c) => c.name),
-      rows: result.sample,
-      rowCount: result.rowCount,
-      truncated: result.truncated,
-    });
     try {
       const reply = await this.complete(prompt, 'analyze', (delta) => this.scope.emit({ type: 'analysis_chunk', text: delta }));
       this.scope.emit({ type: 'analysis_complete', text: reply.text, ...(reply.usage ? { usage: reply.usage } : {}) });
     } catch (error) {
       if (this.signal.aborted) throw error;
-      // The rows are already delivered; a failed analysis is reported and the question still completes.
       this.scope.emit({ type: 'error', code: 'analysis_failed', message: errorText(error), phase: 'analyze', recoverable: true, suggestion: 'the result above is complete; ask again for an analysis' });
     }
   }
 
   /** Every model call of the pipeline goes through here: streaming, retries before the first token, usage. */
-  private async complete(prompt: CompletionRequest, phase: Phase, onText?: (delta: string) => void): Promise<{ text: string; usage?: TokenUsage }> {
+  async complete(prompt: CompletionRequest, phase: Phase, onText?: (delta: string) => void): Promise<{ text: string; usage?: TokenUsage }> {
     try {
       const result = await streamCompletion(this.context.llm, prompt, this.signal, {
         onText,

@@ -422,7 +422,7 @@ export function parseQueryJson(text: string): { spec: SlackQuery } | { problems:
   if (!value || typeof value !== 'object' || Array.isArray(value)) return { problems: ['the search must be one JSON object'] };
   const raw = value as Record<string, unknown>;
   const problems: string[] = [];
-  const allowed = new Set(['channels', 'query', 'from', 'after', 'before', 'limit']);
+  const allowed = new Set(['channels', 'query', 'from', 'after', 'before', 'on', 'limit']);
   const extra = Object.keys(raw).filter((k) => !allowed.has(k));
   if (extra.length > 0) problems.push(`unknown key(s) ${extra.join(', ')}; allowed: ${[...allowed].join(', ')}`);
 
@@ -449,6 +449,16 @@ export function parseQueryJson(text: string): { spec: SlackQuery } | { problems:
     if (typeof v !== 'string' || dayStart(v) === undefined) problems.push(`"${key}" must be a date written YYYY-MM-DD`);
     else dates[key] = v;
   }
+  // "on": one day — the same search as after the day before and before the day after.
+  if (raw.on !== undefined && raw.on !== null && raw.on !== '') {
+    const day = typeof raw.on === 'string' ? dayStart(raw.on.slice(0, 10)) : undefined;
+    if (day === undefined) problems.push('"on" must be a date written YYYY-MM-DD');
+    else if (dates.after || dates.before) problems.push('use "on" alone, or "after"/"before", not both');
+    else {
+      dates.after = isoDay(day - DAY_SECONDS);
+      dates.before = isoDay(day + DAY_SECONDS);
+    }
+  }
   if (dates.after && dates.before && dayStart(dates.after)! + DAY_SECONDS >= dayStart(dates.before)!) {
     problems.push(`no day lies after ${dates.after} and before ${dates.before}`);
   }
@@ -463,6 +473,10 @@ export function parseQueryJson(text: string): { spec: SlackQuery } | { problems:
   }
   if (problems.length > 0) return { problems };
   return { spec: { ...(channels?.length ? { channels } : {}), query: words, ...(from ? { from } : {}), ...(dates.after ? { after: dates.after } : {}), ...(dates.before ? { before: dates.before } : {}), ...(limit ? { limit } : {}) } };
+}
+
+function isoDay(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toISOString().slice(0, 10);
 }
 
 /** The normalised search with its keys in a fixed order. */

@@ -36,3 +36,17 @@ function formatCell(value: unknown): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return text.replace(/[\t\n\r]/g, ' ').slice(0, 200);
 }
+
+export interface CrossAnalyzeInput extends AnalyzeInput {
+  /** One line per operation: id, source, goal, how many rows it found. */
+  operations: string[];
+}
+
+/** The analysis of a cross-database answer: it sees the plan, each operation's summary and the combined rows. */
+export function crossAnalyzePrompt(input: CrossAnalyzeInput): CompletionRequest {
+  const base = analyzePrompt(input);
+  const steps = dataBlock('plan', input.operations.join('\n'));
+  const first = base.messages[0]!;
+  const content = first.content.replace('Query that was run:', `The answer was put together from several databases. Steps:\n${steps}\nCombining query:`);
+  return { ...base, messages: [{ ...first, content }] };
+}

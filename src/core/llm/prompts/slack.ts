@@ -21,6 +21,7 @@ export function slackSearchPrompt(input: SlackPromptInput): CompletionRequest {
     '- "from": only messages by this person, e.g. "@alice".',
     '- "after": only messages from the day after this date on, "YYYY-MM-DD".',
     '- "before": only messages before this date, "YYYY-MM-DD".',
+    '- "on": only messages of this one day, "YYYY-MM-DD" (instead of "after"/"before").',
     `- "limit": the most messages to return, 1 to ${Math.min(1000, Math.max(1, input.maxRows))}.`,
     'Rules:',
     '- Use only channels listed in the channel list. Keep "query" to a few distinctive words; no search operators inside it.',

@@ -267,6 +267,25 @@ describe('CLI (built dist/cli.js) on a real PostgreSQL server', function () {
     }
   });
 
+  it('--cross: a one-source plan, its operation and the DuckDB combine step, streamed as JSON', async () => {
+    const plan = { operations: [{ id: 'per_status', source: 'postgres', goal: 'Orders per status', dependsOn: [], produces: ['status', 'orders'] }], combine: { goal: 'the statuses, most orders first' } };
+    standIn.push(
+      { match: /^You plan how to answer/, text: '```json\n' + JSON.stringify(plan) + '\n```' },
+      { match: /Question: Orders per status/, text: sqlReply('SELECT status, count(*) AS orders FROM orders GROUP BY status') },
+      { match: /^You write one read-only DuckDB/, text: sqlReply('SELECT status, CAST(orders AS BIGINT) AS orders FROM per_status ORDER BY orders DESC, status') },
+    );
+    const result = await run(['ask', '--cross', '--json', '--no-analysis', 'How many orders are there per status?']);
+    assert.equal(result.code, 0, result.stderr);
+    const events = parseJsonLines(result.stdout);
+    assertContract(events);
+    const expected = (await sql<{ status: string; orders: string }>(url, 'SELECT status, count(*) AS orders FROM orders GROUP BY status'))
+      .map((r) => [r.status, Number(r.orders)] as [string, number])
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    assert.deepEqual(ofType(events, 'partial_results').filter((e) => e.resultId === 'combine:1').flatMap((e) => e.rows), expected);
+    assert.equal(ofType(events, 'operation_started')[0]!.operationId, 'per_status');
+    assert.equal(lastEvent(events).type, 'complete');
+  });
+
   it('no model provider configured: exit 2, stderr names OPENAI_API_KEY and ANTHROPIC_API_KEY, stdout empty', async () => {
     const result = await run(['ask', '--json', QUESTION], { ...bareEnv(), CENECA_PG_URL: url });
     assert.equal(result.code, 2);

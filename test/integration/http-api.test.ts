@@ -462,6 +462,25 @@ describe('HTTP API on a real PostgreSQL server', function () {
     }
   });
 
+  it('POST /cross-database-query/stream answers with a plan, its operation and the combined rows', async () => {
+    const plan = { operations: [{ id: 'per_channel', source: 'shop', goal: 'Orders per channel', dependsOn: [], produces: ['channel', 'orders'] }], combine: { goal: 'channels by orders' } };
+    openai.push(
+      { match: /^You plan how to answer/, text: '```json\n' + JSON.stringify(plan) + '\n```' },
+      { match: /Question: Orders per channel/, text: sqlReply('SELECT channel, count(*) AS orders FROM orders GROUP BY channel') },
+      { match: /^You write one read-only DuckDB/, text: sqlReply('SELECT channel, CAST(orders AS BIGINT) AS orders FROM per_channel ORDER BY orders DESC, channel') },
+    );
+    const api = await startApi();
+    const client = await SseClient.open(`${api.url}/cross-database-query/stream`, { body: { question: 'Orders per sales channel?', analysis: false } });
+    const events = await client.readAll();
+    assertStreamContract(events);
+    assert.equal(lastOf(events).type, 'complete', JSON.stringify(lastOf(events)));
+    const expected = (await sql<{ channel: string; orders: string }>(databaseUrl, 'SELECT channel, count(*) AS orders FROM orders GROUP BY channel'))
+      .map((r) => [r.channel, Number(r.orders)] as [string, number])
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    assert.deepEqual(ofType(events, 'partial_results').filter((e) => e.resultId === 'combine:1').flatMap((e) => e.rows), expected);
+    assert.ok(ofType(events, 'plan_validated').length === 1);
+  });
+
   it('routes: 404 and 405 as JSON, /health without a token, /metrics with the metric names', async () => {
     openai.push({ match: SQL_REQUEST, text: sqlReply('SELECT count(*) AS n FROM orders') });
     openai.push({ match: /Question: Nonsense please/, text: 'No SQL here.' });

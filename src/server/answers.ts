@@ -112,7 +112,7 @@ export function statusForError(code: string): number {
     case 'internal':
       return 500;
     default:
-      // The question could not be answered as asked: needs_several_sources, llm_no_query, validation_failed, …
+      // The question could not be answered as asked: plan_invalid, llm_no_query, validation_failed, …
       return 422;
   }
 }

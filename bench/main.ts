@@ -19,6 +19,8 @@ import { CELL_TYPES, DEFAULT_BATCHING, PostgresSource } from '../src/core/source
 import { OpenAIStandIn } from '../test/support/openai-standin';
 import { startPgCluster, type PgCluster } from '../test/support/pg-cluster';
 import { Stopwatch, timedProvider, timedSource } from './timing';
+import { measureCombine } from './combine';
+import { measureCrossQuestion } from './cross';
 import { SSE_QUESTION, measureSse } from './sse';
 import { measureWebview } from './webview';
 
@@ -31,8 +33,8 @@ interface Figure {
 
 const { values: args } = parseArgs({ options: { only: { type: 'string', multiple: true }, quick: { type: 'boolean', default: false }, 'rss-probe': { type: 'string' }, url: { type: 'string' }, 'model-url': { type: 'string' } } });
 const QUICK = args.quick;
-/** `--only engine|cli|sse|webview` (repeatable) measures just those groups. */
-const GROUPS = ['engine', 'cli', 'sse', 'webview'] as const;
+/** `--only engine|cli|sse|cross|webview` (repeatable) measures just those groups. */
+const GROUPS = ['engine', 'cli', 'sse', 'cross', 'webview'] as const;
 const wants = (group: (typeof GROUPS)[number]): boolean => !args.only || args.only.includes(group);
 const TABLE = QUICK ? 'bench_rows_small' : 'bench_rows';
 const ROWS = QUICK ? 20_000 : 1_000_000;
@@ -60,6 +62,10 @@ const FIGURE_NAMES = [
   'sse_p99_delivery_ms',
   'sse_server_rss_mb',
   'resume_first_event_ms',
+  'combine_rows_per_s',
+  'combine_ratio_vs_postgres',
+  'combine_rss_mb',
+  'cross_question_ms',
 ];
 
 const SSE_CHUNK_DELAY_MS = 50;
@@ -112,6 +118,11 @@ async function main(): Promise<void> {
     }
     if (wants('cli')) report({ name: 'cli_json_rows_per_s', value: await cliRowsPerSecond(url, standIn.baseURL), unit: 'rows/s', note: 'ceneca ask --json --no-analysis, stdout to /dev/null, process start to exit' });
     if (wants('sse')) for (const figure of await measureSse({ quick: QUICK, pgUrl: url, modelUrl: standIn.baseURL, log })) report(figure);
+    if (wants('cross')) {
+      log('the combine step (DuckDB) against the same join in PostgreSQL…');
+      for (const figure of await measureCombine({ quick: QUICK, pgUrl: url, log })) report(figure);
+      report(await measureCrossQuestion({ serverUrl, standIn, log }));
+    }
     if (wants('webview')) {
       log('measuring the webview in Chromium…');
       for (const figure of await measureWebview({ quick: QUICK })) report(figure);

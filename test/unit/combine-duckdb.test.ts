@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import type { Cell, ResultColumn } from '../../src/core/events';
 import { CombineEngine, CombineQueryRefusedError, openCombineDatabase, type OperationTable } from '../../src/core/combine/duckdb';
+import { cellConverter } from '../../src/core/combine/cells';
 import { ALLOWED_FUNCTIONS_QUERY, allowedFunctionNames } from '../../src/core/combine/validate';
-import type { RowBatch } from '../../src/core/sources/source';
-import { QueryExecutionError } from '../../src/core/sources/source';
+import { QueryExecutionError, type RowBatch } from '../../src/core/sources/source';
 
 async function collect(batches: AsyncIterable<RowBatch>): Promise<{ columns: ResultColumn[]; rows: Cell[][]; batches: RowBatch[] }> {
   const all: RowBatch[] = [];
@@ -202,6 +202,39 @@ describe('combine step: DuckDB engine', function () {
       ]]);
     });
 
+    it('reads the fast-path types exactly as the DuckDB API converts them (boundaries, nulls, long and short strings)', async () => {
+      await engine.load({ name: 'one', columns: [column('x', 'int4')], rows: [[1]] });
+      const values = `(VALUES
+        (true, 127::TINYINT, 255::UTINYINT, (-32768)::SMALLINT, 65535::USMALLINT, (-2147483648)::INTEGER, 4294967295::UINTEGER,
+         9007199254740991::BIGINT, 1.5::FLOAT, 0.1::DOUBLE, 'twelve bytes'),
+        (false, (-128)::TINYINT, 0::UTINYINT, 32767::SMALLINT, 0::USMALLINT, 2147483647::INTEGER, 0::UINTEGER,
+         (-9007199254740991)::BIGINT, 'NaN'::FLOAT, 'Infinity'::DOUBLE, 'thirteen byte'),
+        (NULL, NULL, NULL, NULL, NULL, NULL, NULL, 9007199254740992::BIGINT, NULL, '-Infinity'::DOUBLE, 'ünïcödé 😀 is longer than twelve bytes'),
+        (true, 0::TINYINT, 1::UTINYINT, 0::SMALLINT, 1::USMALLINT, 0::INTEGER, 1::UINTEGER, (-9223372036854775808)::BIGINT, -0.0::FLOAT, 1e308::DOUBLE, ''),
+        (NULL, NULL, NULL, NULL, NULL, NULL, NULL, 9223372036854775807::BIGINT, NULL, NULL, NULL),
+        (NULL, NULL, NULL, NULL, NULL, NULL, NULL, (-4294967296)::BIGINT, NULL, -5e-324::DOUBLE, 'é'),
+        (NULL, NULL, NULL, NULL, NULL, NULL, NULL, 4294967295::BIGINT, NULL, NULL, 'nul' || chr(0) || 'inside a long string'),
+        (NULL, NULL, NULL, NULL, NULL, NULL, NULL, (-9007199254740992)::BIGINT, NULL, NULL, NULL)
+      ) v(b, ti, uti, si, usi, i, ui, bi, f, d, s)`;
+      // Many rows, so the validity masks span several 64-bit words and chunks are full.
+      const sql = `SELECT v.* FROM ${values}, range(1500) r ORDER BY r.range, v.bi`;
+      const fast = (await run(engine, sql)).rows;
+
+      const instance = await openCombineDatabase({ threads: 1 });
+      const connection = await instance.connect();
+      try {
+        const reader = await connection.runAndReadAll(sql);
+        const converters = reader.columnTypes().map(cellConverter);
+        const viaApi = reader.getRows().map((row) => row.map((value, i) => (value === null ? null : converters[i]!(value))));
+        assert.equal(fast.length, 8 * 1500);
+        assert.deepEqual(fast, viaApi);
+        assert.deepEqual(fast.slice(0, 8).map((r) => r[7]), ['-9223372036854775808', '-9007199254740992', -9007199254740991, -4294967296, 4294967295, 9007199254740991, '9007199254740992', '9223372036854775807']);
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
+    });
+
     it('stops promptly when cancelled in the middle of a long query', async () => {
       const rows = Array.from({ length: 20_000 }, (_, i): Cell[] => [i]);
       await engine.load({ name: 'n', columns: [column('i', 'int4')], rows });
@@ -213,6 +246,9 @@ describe('combine step: DuckDB engine', function () {
       await assert.rejects(run(engine, 'SELECT sum(a.i * b.i) FROM n a, n b', 10, controller.signal), (error) => error === reason);
       const elapsed = Date.now() - started;
       assert.ok(elapsed < 2000, `cancelled after ${elapsed} ms`);
+      // Already aborted: nothing runs.
+      const early = new Error('cancelled before it started');
+      await assert.rejects(run(engine, 'SELECT count(*) FROM n', 10, AbortSignal.abort(early)), (error) => error === early);
       // The engine is still usable afterwards.
       assert.deepEqual((await run(engine, 'SELECT count(*) FROM n')).rows, [[20_000]]);
     });

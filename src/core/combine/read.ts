@@ -18,7 +18,7 @@ export type ColumnReader = (chunk: DuckDBDataChunk, column: number, count: numbe
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 const TWO_POW_32 = 2 ** 32;
-/** |high word| below this keeps a 64-bit integer within ±2^53, where a double is exact. */
+/** A high word in [-2^21, 2^21) keeps a 64-bit integer within [-2^53, 2^53), where the arithmetic below is exact. */
 const SAFE_HIGH_WORD = 2 ** 21;
 const STRING_T_BYTES = 16;
 const INLINE_STRING_BYTES = 12;
@@ -111,7 +111,10 @@ function bigintValues(data: Uint8Array, count: number): ValueAt {
   const words = new Int32Array(data.buffer, data.byteOffset, count * 2);
   return (i) => {
     const high = words[2 * i + 1]!;
-    if (high > -SAFE_HIGH_WORD && high < SAFE_HIGH_WORD) return high * TWO_POW_32 + (words[2 * i]! >>> 0);
+    if (high >= -SAFE_HIGH_WORD && high < SAFE_HIGH_WORD) {
+      const value = high * TWO_POW_32 + (words[2 * i]! >>> 0);
+      if (Number.isSafeInteger(value)) return value; // all but -2^53 itself
+    }
     return new BigInt64Array(data.buffer, data.byteOffset + i * 8, 1)[0]!.toString();
   };
 }

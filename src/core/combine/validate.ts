@@ -16,11 +16,11 @@
  * so even a query that slipped through could not read a file.
  */
 
-/** The result of checking one parsed statement: human-readable problems, each fit to feed back to the model. */
+/** What the walk checks names against. */
 export interface AstCheckContext {
   /** Loaded table names, lower case. */
   tables: ReadonlySet<string>;
-  /** Allowed function names, lower case (see allowedFunctionsQuery / allowedFunctionNames). */
+  /** Allowed function names, lower case (see ALLOWED_FUNCTIONS_QUERY and allowedFunctionNames). */
   functions: ReadonlySet<string>;
 }
 
@@ -51,8 +51,9 @@ const DENIED_NAME_PATTERN =
   /^(read_|duckdb_|pragma_|parquet_|iceberg_|delta_|sqlite_|postgres_|mysql_|http|s3_|gcs_|azure_|__|enable_|disable_|pg_)|_scan$|secret|extension|setting|variable|checkpoint|sleep|getenv|_sql$|serialize/;
 
 /**
- * The allowlist's source: built-in scalar, aggregate and macro functions of schema `main` with no side effects
- * and stable results (random() and friends are added back by name; macros report neither, hence the coalesce). Run by the engine on its own connection.
+ * The allowlist's source: built-in scalar, aggregate and macro functions of schema `main` with no side effects and
+ * stable results (random() and friends are added back by name; macros report neither, hence the coalesce). Run by
+ * the engine on its own connection.
  */
 export const ALLOWED_FUNCTIONS_QUERY = `SELECT DISTINCT lower(function_name) AS name FROM duckdb_functions()
   WHERE database_name = 'system' AND schema_name = 'main' AND function_type IN ('scalar', 'aggregate', 'macro')
@@ -75,7 +76,10 @@ export function isDeniedFunctionName(name: string): boolean {
 /** What `json_serialize_sql` returns: statements, or an error (a parse error, or a statement that is not a SELECT). */
 export type SerializedSql = { error: true; error_type?: string; error_message?: string } | { error: false; statements: unknown[] };
 
-/** Turns json_serialize_sql's output into problems (empty when the single statement passes every check). */
+/**
+ * Turns json_serialize_sql's output into problems (empty when the single statement passes every check), each
+ * specific enough to feed back to the model for a corrected query.
+ */
 export function checkSerializedSql(serialized: SerializedSql, context: AstCheckContext): string[] {
   if (serialized.error) return [describeParseError(serialized.error_type, serialized.error_message)];
   if (serialized.statements.length !== 1) return [`exactly one SELECT statement is allowed (got ${serialized.statements.length})`];
@@ -100,7 +104,7 @@ type JsonObject = { [key: string]: Json };
 /** Expression classes (ParsedExpression) a combine query may use. PARAMETER and DEFAULT have no meaning here. */
 const EXPRESSION_CLASSES = new Set(['BETWEEN', 'CASE', 'CAST', 'COLLATE', 'COLUMN_REF', 'COMPARISON', 'CONJUNCTION', 'CONSTANT', 'FUNCTION', 'LAMBDA', 'LAMBDA_REF', 'OPERATOR', 'POSITIONAL_REFERENCE', 'STAR', 'SUBQUERY', 'WINDOW']);
 const QUERY_NODES = new Set(['SELECT_NODE', 'SET_OPERATION_NODE', 'RECURSIVE_CTE_NODE', 'CTE_NODE']);
-/** Schemas a loaded table may be qualified with (`memory` is the in-memory database's catalog name). */
+/** Catalog and schema names a loaded table may be qualified with (`memory` is the in-memory database's name). */
 const TABLE_QUALIFIERS = new Set(['', 'main', 'memory']);
 
 class AstWalker {
@@ -110,12 +114,12 @@ class AstWalker {
   ) {}
 
   statement(statement: unknown): void {
-    const node = asObject(statement);
-    if (!node || !('node' in node)) {
+    const root = asObject(asObject(statement)?.node ?? null);
+    if (!root || !isQueryNode(root)) {
       this.report('the statement could not be read as a SELECT');
       return;
     }
-    this.visit(node.node ?? null, new Set());
+    this.visit(root, new Set());
   }
 
   /** Dispatches on what the object is: an expression, a query node, a table reference, or plain data. */
@@ -159,7 +163,7 @@ class AstWalker {
     if (catalog !== '' || (schema !== '' && schema !== 'main')) {
       this.report(`function ${qualified(catalog, schema, name)}() is not allowed: call built-in functions without a schema`);
     } else if (isDeniedFunctionName(name)) {
-      this.report(`function ${name}() is not allowed: it reads files, settings, the environment or the catalog, or runs SQL`);
+      this.report(`function ${name}() is not allowed in the combine step: it reaches outside the operation tables (files, settings, the environment, the catalog), has side effects, or runs SQL`);
     } else if (!this.context.functions.has(name)) {
       this.report(`function ${name}() is not allowed in the combine step (not a known side-effect-free built-in)`);
     }

@@ -510,9 +510,11 @@ describe('webview (headless Chromium)', function () {
       const base = makeStream({ rows: 30, batchSize: 10 });
       const at = indexOfType(base, 'result_complete') + 1;
       const extra = [
+        { type: 'operation_started', operationId: 'op2' },
         { type: 'partial_results', source: 'shop', resultId: 'sess-1-r2', operationId: 'op2', columns: [{ name: 'country', type: 'text' }, { name: 'n', type: 'int8' }], rows: [['NL', 3], ['BE', 2]], offset: 0 },
         { type: 'partial_results', source: 'shop', resultId: 'sess-1-r2', operationId: 'op2', rows: [['DE', 1]], offset: 2 },
         { type: 'result_complete', source: 'shop', resultId: 'sess-1-r2', operationId: 'op2', rowCount: 3, truncated: false, elapsedMs: 12 },
+        { type: 'operation_completed', operationId: 'op2' },
       ];
       const merged = [...base.slice(0, at), ...extra, ...base.slice(at)].map((e, i) => ({ ...e, v: 1, session: 'sess-1', id: i + 1, ts: 1_700_000_000_000 + i })) as CenecaEvent[];
       assert.deepEqual(findContractProblems(merged), []);

@@ -206,7 +206,9 @@ class CrossRun {
         this.emit({ type: 'aggregating', step: `loaded ${op.id}`, rows: result.rowCount });
       }
       const maxRows = this.rowCap();
-      let prompt = combinePrompt({ question: this.question, goal: plan.combine.goal, tablesText: engine.describeTables(), samplesText: samplesOf(plan, results), maxRows });
+      // Rows reach the model only when the user's settings let result rows do so (analysisRows > 0).
+      const samplesText = this.context.settings.analysisRows > 0 ? samplesOf(plan, results) : '(withheld: the settings send no result rows to the model)';
+      let prompt = combinePrompt({ question: this.question, goal: plan.combine.goal, tablesText: engine.describeTables(), samplesText, maxRows });
       for (let attempt = 1; ; attempt++) {
         const { reply, query } = await this.generateCombine(prompt);
         const validation = await engine.validate(query);

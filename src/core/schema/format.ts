@@ -1,5 +1,5 @@
 /** Schema text as the model sees it: compact, one line per column, keys and comments kept (they help the most). */
-import type { RankedTable } from './types';
+import type { ColumnInfo, RankedTable } from './types';
 
 export interface SchemaTextOptions {
   /** Include the most common values of low-cardinality columns (the user's choice of what reaches the model). */
@@ -19,13 +19,35 @@ function formatTable({ table, relevantColumns }: RankedTable, options: SchemaTex
       column.references ? `FK -> ${column.references.table}.${column.references.column}` : '',
       column.nullable ? '' : 'NOT NULL',
     ].filter(Boolean);
-    const comment = column.comment ? ` -- ${oneLine(column.comment)}` : '';
-    const samples = options.sampleValues && column.sampleValues?.length ? ` [common values: ${column.sampleValues.map((v) => JSON.stringify(oneLine(v))).join(', ')}]` : '';
-    return `  ${column.name} ${column.type}${marks.length ? ` ${marks.join(' ')}` : ''}${comment}${samples}`;
+    return `  ${column.name} ${column.type}${marks.length ? ` ${marks.join(' ')}` : ''}${columnNotes(column, options)}`;
   });
   const hidden = table.columns.length - relevantColumns.length;
   if (hidden > 0) columns.push(`  … ${hidden} more column(s) not shown`);
   return [header, ...columns].join('\n');
+}
+
+/**
+ * Collections of a document or vector store: one header line per collection (with its count in `unit`s, e.g.
+ * documents or points), one line per field: `  path type -- note [common values: …]`.
+ */
+export function formatCollectionsForPrompt(tables: readonly RankedTable[], options: SchemaTextOptions & { unit: string }): string {
+  return tables
+    .map(({ table, relevantColumns }) => {
+      const count = table.rowEstimate >= 0 ? ` (~${table.rowEstimate} ${options.unit})` : '';
+      const header = `collection ${table.qualifiedName}${count}${table.comment ? ` -- ${oneLine(table.comment)}` : ''}`;
+      const fields = relevantColumns.map((column) => `  ${column.name} ${column.type}${columnNotes(column, options)}`);
+      const hidden = table.columns.length - relevantColumns.length;
+      if (hidden > 0) fields.push(`  … ${hidden} more field(s) not shown`);
+      return [header, ...fields].join('\n');
+    })
+    .join('\n\n');
+}
+
+/** ` -- comment [common values: …]`, each part only when there is one (and the values only when allowed). */
+function columnNotes(column: ColumnInfo, options: SchemaTextOptions): string {
+  const comment = column.comment ? ` -- ${oneLine(column.comment)}` : '';
+  const samples = options.sampleValues && column.sampleValues?.length ? ` [common values: ${column.sampleValues.map((v) => JSON.stringify(oneLine(v))).join(', ')}]` : '';
+  return `${comment}${samples}`;
 }
 
 function oneLine(text: string): string {

@@ -1,4 +1,5 @@
 /** The prompt that turns a question plus sampled collection fields into one read-only MongoDB query (a JSON object). */
+import { formatCollectionsForPrompt } from '../../schema/format';
 import type { RankedTable } from '../../schema/types';
 import type { ChatMessage, CompletionRequest } from '../provider';
 import { DATA_RULE, dataBlock } from './data';
@@ -28,29 +29,7 @@ export function mongoQueryPrompt(input: MongoPromptInput): CompletionRequest {
     '- Reply with one short sentence saying what the query does, then the query in a single ```json fenced block. Nothing after the block.',
     DATA_RULE,
   ].join('\n');
-  const schemaText = formatCollections(input.tables, input.includeSampleValues);
+  const schemaText = formatCollectionsForPrompt(input.tables, { sampleValues: input.includeSampleValues, unit: 'documents' });
   const user = [`Collections of the relevant data (fields inferred from sampled documents):`, dataBlock('schema', schemaText), '', `Question: ${input.question}`].join('\n');
   return { system, messages: [...(input.history ?? []), { role: 'user', content: user }], maxTokens: 1500, temperature: 0 };
-}
-
-/** One header line per collection, one line per field: `  path type -- note [common values: …]`. */
-export function formatCollections(tables: readonly RankedTable[], sampleValues: boolean): string {
-  return tables
-    .map(({ table, relevantColumns }) => {
-      const count = table.rowEstimate >= 0 ? ` (~${table.rowEstimate} documents)` : '';
-      const header = `collection ${table.qualifiedName}${count}${table.comment ? ` -- ${oneLine(table.comment)}` : ''}`;
-      const fields = relevantColumns.map((c) => {
-        const note = c.comment ? ` -- ${oneLine(c.comment)}` : '';
-        const samples = sampleValues && c.sampleValues?.length ? ` [common values: ${c.sampleValues.map((v) => JSON.stringify(oneLine(v))).join(', ')}]` : '';
-        return `  ${c.name} ${c.type}${note}${samples}`;
-      });
-      const hidden = table.columns.length - relevantColumns.length;
-      if (hidden > 0) fields.push(`  … ${hidden} more field(s) not shown`);
-      return [header, ...fields].join('\n');
-    })
-    .join('\n\n');
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, 300);
 }

@@ -3,6 +3,7 @@
  * `{collection, query_text, using, filter, limit, with_payload}`. The model never writes a vector: `query_text`
  * is embedded by the connection's embedding model when the search runs.
  */
+import { formatCollectionsForPrompt } from '../../schema/format';
 import type { RankedTable } from '../../schema/types';
 import type { ChatMessage, CompletionRequest } from '../provider';
 import { DATA_RULE, dataBlock } from './data';
@@ -47,30 +48,8 @@ export function vectorSearchPrompt(input: VectorSearchPromptInput): CompletionRe
     '- Reply with one short sentence saying what the search does, then the object in a single ```json fenced block. Nothing after the block.',
     DATA_RULE,
   ].join('\n');
-  const sections = [formatCollections(input.tables, input.includeSampleValues)];
+  const sections = [formatCollectionsForPrompt(input.tables, { sampleValues: input.includeSampleValues, unit: 'points' })];
   if (input.otherCollections.length > 0) sections.push(`Other collections: ${input.otherCollections.join(', ')}`);
   const user = ['Collections of the vector database (payload fields from indexes and sampled points):', dataBlock('schema', sections.join('\n\n')), '', `Question: ${input.question}`].join('\n');
   return { system, messages: [...(input.history ?? []), { role: 'user', content: user }], maxTokens: 1000, temperature: 0 };
-}
-
-/** One header line per collection (points, vectors, indexes), one line per field: `  path type -- note [common values: …]`. */
-export function formatCollections(tables: readonly RankedTable[], sampleValues: boolean): string {
-  return tables
-    .map(({ table, relevantColumns }) => {
-      const count = table.rowEstimate >= 0 ? ` (~${table.rowEstimate} points)` : '';
-      const header = `collection ${table.qualifiedName}${count}${table.comment ? ` -- ${oneLine(table.comment)}` : ''}`;
-      const fields = relevantColumns.map((c) => {
-        const note = c.comment ? ` -- ${oneLine(c.comment)}` : '';
-        const samples = sampleValues && c.sampleValues?.length ? ` [common values: ${c.sampleValues.map((v) => JSON.stringify(oneLine(v))).join(', ')}]` : '';
-        return `  ${c.name} ${c.type}${note}${samples}`;
-      });
-      const hidden = table.columns.length - relevantColumns.length;
-      if (hidden > 0) fields.push(`  … ${hidden} more field(s) not shown`);
-      return [header, ...fields].join('\n');
-    })
-    .join('\n\n');
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, 300);
 }

@@ -4,11 +4,9 @@
  * Exit codes: 0 complete, 1 the question failed, 2 bad usage or configuration, 130 cancelled (Ctrl-C).
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../core/config';
 import { Engine } from '../core/engine';
-import { defaultEngineSettings } from '../core/pipeline/single';
-import { createProvider, createSources } from '../core/setup';
 import { stopDemoDatabase } from '../core/sources/embedded-demo';
+import { engineParts } from './engineParts';
 import { followSession } from './follow';
 import { classificationRenderer, humanRenderer, jsonRenderer, type Output } from './render';
 import { serve, SERVE_USAGE } from './serve';
@@ -66,26 +64,10 @@ async function ask(args: string[], output: Output): Promise<number> {
     return 2;
   }
 
-  let config;
-  try {
-    config = loadConfig(process.env, { configPath: values.config });
-  } catch (error) {
-    output.err.write(`ceneca: ${error instanceof ConfigError ? error.message : String(error)}\n`);
-    return 2;
-  }
-  if (!config.provider) {
-    output.err.write(`ceneca: ${config.providerProblem}\n`);
-    return 2;
-  }
-
-  let sources;
-  try {
-    sources = createSources(config);
-  } catch (error) {
-    output.err.write(`ceneca: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 2;
-  }
-  const engine = new Engine({ sources, llm: createProvider(config.provider), settings: config.settings ?? defaultEngineSettings });
+  const parts = engineParts(process.env, values.config, output);
+  if ('exitCode' in parts) return parts.exitCode;
+  const { config } = parts;
+  const engine = new Engine(parts.context);
   if (!values.json && config.connections.length === 0) output.err.write('• no connection configured: using the embedded demo database\n');
   const request = { question, maxRows, analysis: !values['no-analysis'], sources: values.source, cross: values.cross };
   const classifyOnly = values['classify-only'];

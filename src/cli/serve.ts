@@ -4,15 +4,15 @@
  * printed once. SIGINT / SIGTERM cancel the running sessions, close the sources and exit 0.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, redactUrl } from '../core/config';
+import { redactUrl } from '../core/config';
 import { Engine } from '../core/engine';
 import { SessionManager } from '../core/session/manager';
 import type { SessionStore } from '../core/session/store';
 import { RedisSessionStore, sessionStoreFromEnv } from '../server/redisStore';
-import { createProvider, createSources } from '../core/setup';
 import { stopDemoDatabase } from '../core/sources/embedded-demo';
 import { generateToken } from '../server/auth';
 import { createApiServer, DEFAULT_HOST } from '../server/server';
+import { engineParts } from './engineParts';
 import type { Output } from './render';
 
 export const DEFAULT_PORT = 8750;
@@ -36,30 +36,15 @@ export async function serve(args: string[], output: Output, env: NodeJS.ProcessE
     return 2;
   }
 
-  let config;
-  try {
-    config = loadConfig(env, { configPath: parsed.config });
-  } catch (error) {
-    output.err.write(`ceneca: ${error instanceof ConfigError ? error.message : String(error)}\n`);
-    return 2;
-  }
-  if (!config.provider) {
-    output.err.write(`ceneca: ${config.providerProblem}\n`);
-    return 2;
-  }
-  let sources;
-  try {
-    sources = createSources(config);
-  } catch (error) {
-    output.err.write(`ceneca: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 2;
-  }
+  const parts = engineParts(env, parsed.config, output);
+  if ('exitCode' in parts) return parts.exitCode;
+  const { config } = parts;
 
   // One process: sessions in memory; with CENECA_REDIS_URL, in Redis Streams shared by every instance.
   const store: SessionStore = sessionStoreFromEnv(env, { log: (line) => output.err.write(`${line}\n`) });
   if (store instanceof RedisSessionStore) output.err.write(`sessions are shared through Redis (${redactUrl(env.CENECA_REDIS_URL ?? '')})\n`);
   const manager = new SessionManager(store, { ...(parsed.maxRunning !== undefined ? { maxRunning: parsed.maxRunning } : {}) });
-  const engine = new Engine({ sources, llm: createProvider(config.provider), settings: config.settings }, manager);
+  const engine = new Engine(parts.context, manager);
   const givenToken = parsed.token ?? (env.CENECA_SERVER_TOKEN || undefined);
   const token = givenToken ?? generateToken();
 

@@ -45,7 +45,7 @@ class OperationFailure extends Error {
 
 export async function answerAcrossSources(session: Session, context: EngineContext, request: QuestionRequest, lead: QuestionRun, question: string, choices: readonly SourceChoice[]): Promise<CompleteSummary> {
   const started = Date.now();
-  const cross = new CrossRun(session, context, request, lead, question);
+  const cross = new CrossRun(session, context, lead, question);
   const sources = choices.map((c) => c.source);
   const schemas = await cross.loadSchemas(sources);
   const plan = await cross.makePlan(sources, schemas);
@@ -70,7 +70,6 @@ class CrossRun {
   constructor(
     private readonly session: Session,
     private readonly context: EngineContext,
-    private readonly request: QuestionRequest,
     private readonly lead: QuestionRun,
     private readonly question: string,
   ) {
@@ -205,7 +204,7 @@ class CrossRun {
         await engine.load({ name: op.id, columns: result.columns, rows: result.rows ?? [] });
         this.emit({ type: 'aggregating', step: `loaded ${op.id}`, rows: result.rowCount });
       }
-      const maxRows = this.rowCap();
+      const maxRows = this.lead.rowCap();
       // Rows reach the model only when the user's settings let result rows do so (analysisRows > 0).
       const samplesText = this.context.settings.analysisRows > 0 ? samplesOf(plan, results) : '(withheld: the settings send no result rows to the model)';
       let prompt = combinePrompt({ question: this.question, goal: plan.combine.goal, tablesText: engine.describeTables(), samplesText, maxRows });
@@ -297,10 +296,6 @@ class CrossRun {
     return { inputTokens: used.reduce((n, u) => n + u.inputTokens, 0), outputTokens: used.reduce((n, u) => n + u.outputTokens, 0) };
   }
 
-  private rowCap(): number {
-    const requested = this.request.maxRows;
-    return requested !== undefined && Number.isInteger(requested) && requested > 0 ? requested : this.context.settings.maxRows;
-  }
 }
 
 function planEventOperation(op: PlannedOperation): { id: string; source: string; goal: string; dependsOn: string[]; uses?: string[]; produces: string[] } {

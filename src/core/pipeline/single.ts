@@ -305,7 +305,8 @@ export class QuestionRun {
     }
   }
 
-  private rowCap(): number {
+  /** The row cap of this run: an operation's own, the request's, or the settings'. */
+  rowCap(): number {
     if (this.extras) return this.extras.maxRows;
     const requested = this.request.maxRows;
     return requested !== undefined && Number.isInteger(requested) && requested > 0 ? requested : this.context.settings.maxRows;

@@ -15,15 +15,11 @@ import { SlackSource } from '../../src/core/sources/slack';
 import type { DataSource } from '../../src/core/sources/source';
 import { MongoStandIn } from '../support/mongo-standin';
 import { SlackStandIn } from '../support/slack-standin';
-import { OpenAIStandIn, askAndCollect, makeEngine, ofType, openAIProvider, postgresSource, seededDatabase, sql, sqlReply, terminal, testServerUrl, withDatabase } from '../support/fixtures';
+import { OpenAIStandIn, askAndCollect, makeEngine, ofType, openAIProvider, postgresSource, seededDatabase, sql, sqlReply, terminal, testServerUrl, withDatabase, jsonReply } from '../support/fixtures';
 
 const SECRET = 's3cret-Pa55';
 /** Every case must finish well inside this (the sources' own connect timeouts are shorter). */
 const CASE_LIMIT_MS = 15_000;
-
-function fenced(value: unknown): string {
-  return `Here it is.\n\n\`\`\`json\n${typeof value === 'string' ? value : JSON.stringify(value)}\n\`\`\``;
-}
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -108,10 +104,10 @@ describe('Bad input, every source', function () {
       working: () => new MongoSource({ id: 'shop', url: mongo.url, database: 'shop' }),
       unreachable: (port) => new MongoSource({ id: 'shop', url: `mongodb://ceneca:${SECRET}@127.0.0.1:${port}/?directConnection=true`, database: 'shop', serverSelectionTimeoutMs: 2_000 }),
       wrongCredentials: () => new MongoSource({ id: 'shop', url: securedMongo.url.replace('mongodb://', `mongodb://ceneca:${SECRET}@`) + '&authSource=admin', database: 'shop' }),
-      unknownThing: fenced({ collection: 'invoices_2031', operation: 'find', filter: {} }),
-      emptyQuery: fenced({ collection: 'orders', operation: 'find', filter: { status: 'lost' }, projection: { orderNo: 1, status: 1 } }),
+      unknownThing: jsonReply({ collection: 'invoices_2031', operation: 'find', filter: {} }),
+      emptyQuery: jsonReply({ collection: 'orders', operation: 'find', filter: { status: 'lost' }, projection: { orderNo: 1, status: 1 } }),
       emptyColumns: [],
-      unusable: fenced('{"collection": "orders", "operation": "find", "filter": {'),
+      unusable: jsonReply('{"collection": "orders", "operation": "find", "filter": {'),
       released: async () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
         assert.deepEqual(mongo.openCursorIds, [], 'no server cursor is left open');
@@ -122,10 +118,10 @@ describe('Bad input, every source', function () {
       working: () => new SlackSource({ id: 'shop', token: 'xoxp-good', slackApiUrl: slack.apiUrl }),
       unreachable: (port) => new SlackSource({ id: 'shop', token: 'xoxp-good', slackApiUrl: `http://127.0.0.1:${port}/api/` }),
       wrongCredentials: () => new SlackSource({ id: 'shop', token: `xoxp-${SECRET}`, slackApiUrl: slack.apiUrl }),
-      unknownThing: fenced({ channels: ['#invoices-2031'], query: 'anything' }),
-      emptyQuery: fenced({ channels: ['#incidents'], query: 'kangaroo' }),
+      unknownThing: jsonReply({ channels: ['#invoices-2031'], query: 'anything' }),
+      emptyQuery: jsonReply({ channels: ['#incidents'], query: 'kangaroo' }),
       emptyColumns: ['channel', 'user', 'ts', 'text', 'permalink'],
-      unusable: fenced('{"channels": ["#incidents"], "query": '),
+      unusable: jsonReply('{"channels": ["#incidents"], "query": '),
       released: async () => undefined,
     },
   ];

@@ -12,15 +12,11 @@ import { SlackSource } from '../../src/core/sources/slack';
 import type { DataSource } from '../../src/core/sources/source';
 import { MongoStandIn } from '../support/mongo-standin';
 import { SlackStandIn } from '../support/slack-standin';
-import { OpenAIStandIn, askAndCollect, makeEngine, ofType, openAIProvider, postgresSource, seededDatabase, terminal } from '../support/fixtures';
+import { OpenAIStandIn, askAndCollect, makeEngine, ofType, openAIProvider, postgresSource, seededDatabase, terminal, jsonReply } from '../support/fixtures';
 
 const SLACK_TOKEN = 'xoxp-classify';
 const MARCH_1 = Date.UTC(2024, 2, 1) / 1000;
 const CLASSIFY = /^You route a question to the data sources/;
-
-function fenced(value: unknown): string {
-  return `Here you are.\n\n\`\`\`json\n${JSON.stringify(value)}\n\`\`\``;
-}
 
 function catalogueOf(openai: OpenAIStandIn, index = 0): string {
   const request = openai.requests.filter((r) => CLASSIFY.test(r.text))[index];
@@ -88,8 +84,8 @@ describe('Classification across sources', function () {
 
   it('shows the model a compact catalogue, best lexical match first, and answers from the source it picks', async () => {
     openai.push(
-      { match: CLASSIFY, text: fenced({ databases: [{ id: 'slack', reason: 'outages are discussed in #incidents' }] }) },
-      { match: /Question: What was said about the outage in incidents/, text: fenced({ channels: ['#incidents'], query: 'outage', limit: 20 }) },
+      { match: CLASSIFY, text: jsonReply({ databases: [{ id: 'slack', reason: 'outages are discussed in #incidents' }] }) },
+      { match: /Question: What was said about the outage in incidents/, text: jsonReply({ channels: ['#incidents'], query: 'outage', limit: 20 }) },
     );
     const events = await collect(engineWith(), 'What was said about the outage in incidents?');
     assert.equal(terminal(events).type, 'complete', JSON.stringify(terminal(events)));
@@ -107,7 +103,7 @@ describe('Classification across sources', function () {
 
   it('a question needing two sources selects both and goes on to a cross-database plan over them', async () => {
     openai.push(
-      { match: CLASSIFY, text: fenced({ databases: [{ id: 'shop', reason: 'orders per day' }, { id: 'slack', reason: 'incident talk' }] }) },
+      { match: CLASSIFY, text: jsonReply({ databases: [{ id: 'shop', reason: 'orders per day' }, { id: 'slack', reason: 'incident talk' }] }) },
       { match: /^You plan how to answer/, text: 'I cannot plan this.', times: 2 },
     );
     const events = await collect(engineWith(), 'What did people say in #incidents on the days our orders dropped?');
@@ -123,8 +119,8 @@ describe('Classification across sources', function () {
   it('an unreadable answer is asked for once more, then the best lexical match is used with a recoverable error', async () => {
     openai.push(
       { match: CLASSIFY, text: 'The pageviews one, I think.' },
-      { match: CLASSIFY, text: fenced({ databases: [{ id: 'warehouse', reason: 'made up' }] }) },
-      { match: /Question: Average duration of pageviews per path/, text: fenced({ collection: 'pageviews', operation: 'aggregate', pipeline: [{ $group: { _id: '$path', avg: { $avg: '$durationMs' } } }, { $sort: { _id: 1 } }] }) },
+      { match: CLASSIFY, text: jsonReply({ databases: [{ id: 'warehouse', reason: 'made up' }] }) },
+      { match: /Question: Average duration of pageviews per path/, text: jsonReply({ collection: 'pageviews', operation: 'aggregate', pipeline: [{ $group: { _id: '$path', avg: { $avg: '$durationMs' } } }, { $sort: { _id: 1 } }] }) },
     );
     const events = await collect(engineWith(), 'Average duration of pageviews per path');
     assert.equal(terminal(events).type, 'complete', JSON.stringify(terminal(events)));
@@ -149,7 +145,7 @@ describe('Classification across sources', function () {
   });
 
   it('one candidate source needs no model call', async () => {
-    openai.push({ match: /Question: Which experiments ran/, text: fenced({ collection: 'experiments', operation: 'find', filter: {}, limit: 10 }) });
+    openai.push({ match: /Question: Which experiments ran/, text: jsonReply({ collection: 'experiments', operation: 'find', filter: {}, limit: 10 }) });
     const events = await collect(engineWith(), 'Which experiments ran?', { sources: ['analytics'] });
     assert.equal(terminal(events).type, 'complete', JSON.stringify(terminal(events)));
     assert.equal(openai.requests.filter((r) => CLASSIFY.test(r.text)).length, 0);
@@ -159,8 +155,8 @@ describe('Classification across sources', function () {
   it('an unreachable source stays in the catalogue, marked, and the others still answer', async () => {
     const broken = postgresSource('postgres://nobody:secret@127.0.0.1:1/none', { id: 'legacy', name: 'Legacy database' });
     openai.push(
-      { match: CLASSIFY, text: fenced({ databases: [{ id: 'analytics', reason: 'experiments live there' }] }) },
-      { match: /Question: Which experiments ran/, text: fenced({ collection: 'experiments', operation: 'find', filter: {}, limit: 10 }) },
+      { match: CLASSIFY, text: jsonReply({ databases: [{ id: 'analytics', reason: 'experiments live there' }] }) },
+      { match: /Question: Which experiments ran/, text: jsonReply({ collection: 'experiments', operation: 'find', filter: {}, limit: 10 }) },
     );
     const events = await collect(engineWith([...sources(), broken]), 'Which experiments ran?');
     assert.equal(terminal(events).type, 'complete', JSON.stringify(terminal(events)));
@@ -169,7 +165,7 @@ describe('Classification across sources', function () {
   });
 
   it('classify only: the choice and its reasons, then complete, with no schema or query work', async () => {
-    openai.push({ match: CLASSIFY, text: fenced({ databases: [{ id: 'shop', reason: 'revenue is in orders' }, { id: 'analytics', reason: 'visits' }] }) });
+    openai.push({ match: CLASSIFY, text: jsonReply({ databases: [{ id: 'shop', reason: 'revenue is in orders' }, { id: 'analytics', reason: 'visits' }] }) });
     const engine = engineWith();
     const started = engine.classify({ question: 'Revenue per visit last month' });
     const events: CenecaEvent[] = [];

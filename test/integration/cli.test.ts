@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { findContractProblems } from '../../src/core/contract';
 import type { CenecaEvent } from '../../src/core/events';
 import { SlackStandIn } from '../support/slack-standin';
-import { OpenAIStandIn, ofType, parseJsonLines, seededDatabase, sql, sqlReply } from '../support/fixtures';
+import { OpenAIStandIn, ofType, parseJsonLines, seededDatabase, sql, sqlReply, rowsOf } from '../support/fixtures';
 
 const CLI = resolve(__dirname, '../../dist/cli.js');
 const SPAWN_TIMEOUT_MS = 20_000;
@@ -102,10 +102,6 @@ function lastEvent(events: readonly CenecaEvent[]): CenecaEvent {
 
 function assertContract(events: readonly CenecaEvent[]): void {
   assert.deepEqual(findContractProblems(events), []);
-}
-
-function rowsOf(events: readonly CenecaEvent[]): unknown[][] {
-  return ofType(events, 'partial_results').flatMap((e) => e.rows);
 }
 
 describe('CLI (built dist/cli.js) on a real PostgreSQL server', function () {

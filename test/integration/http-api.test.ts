@@ -11,7 +11,7 @@ import { assertStreamContract } from '../../src/core/contract';
 import { isTerminal, type CenecaEvent, type EventOf } from '../../src/core/events';
 import type { SessionDescription } from '../../src/core/session/store';
 import type { QueryAnswer } from '../../src/server/answers';
-import { OpenAIStandIn, ofType, openAIProvider, seededDatabase, sql, sqlReply } from '../support/fixtures';
+import { OpenAIStandIn, ofType, openAIProvider, seededDatabase, sql, sqlReply, rowsOf } from '../support/fixtures';
 import { callJson, eventually, seededRandom, sleep, SseClient, startTestApi, type TestApi, type TestApiOptions } from '../support/http-helpers';
 
 const SQL_REQUEST = /^You write one read-only/;
@@ -29,10 +29,6 @@ function lastOf(events: readonly CenecaEvent[]): Terminal {
   const last = events[events.length - 1];
   assert.ok(last && isTerminal(last), `the stream ends with a terminal event, not ${last?.type}`);
   return last as Terminal;
-}
-
-function rowsOf(events: readonly CenecaEvent[]): unknown[][] {
-  return ofType(events, 'partial_results').flatMap((e) => e.rows);
 }
 
 function sessionHeader(client: SseClient): string {

@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict';
 import { MongoClient, type Document } from 'mongodb';
 import type { Engine } from '../../src/core/engine';
-import type { CenecaEvent } from '../../src/core/events';
 import { MongoSource, type MongoSourceOptions } from '../../src/core/sources/mongodb';
 import { MongoStandIn } from '../support/mongo-standin';
-import { OpenAIStandIn, askAndCollect, makeEngine, ofType, openAIProvider, terminal } from '../support/fixtures';
+import { OpenAIStandIn, askAndCollect, makeEngine, ofType, openAIProvider, terminal, jsonReply, recordsOf, rowsOf } from '../support/fixtures';
 
 const REAL_URL = process.env.CENECA_MONGODB_URL;
 const DB = REAL_URL ? 'ceneca_test_shop' : 'shop';
@@ -56,21 +55,6 @@ const SEED: Record<string, Document[]> = {
   ],
   pageviews: Array.from({ length: PAGEVIEWS }, (_, i) => ({ n: i, path: `/p/${i % 17}`, at: day(i % 60) })),
 };
-
-function jsonReply(query: unknown, preface = 'This query answers the question.'): string {
-  return `${preface}\n\n\`\`\`json\n${JSON.stringify(query, null, 2)}\n\`\`\``;
-}
-
-function rowsOf(events: readonly CenecaEvent[]): unknown[][] {
-  return ofType(events, 'partial_results').flatMap((e) => e.rows);
-}
-
-/** Rows as objects keyed by the final column names. */
-function recordsOf(events: readonly CenecaEvent[]): Record<string, unknown>[] {
-  const withColumns = ofType(events, 'partial_results').filter((e) => e.columns);
-  const columns = withColumns[withColumns.length - 1]?.columns ?? [];
-  return rowsOf(events).map((row) => Object.fromEntries(columns.map((c, i) => [c.name, row[i] ?? null])));
-}
 
 describe('MongoDB source', function () {
   this.timeout(30_000);

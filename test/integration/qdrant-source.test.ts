@@ -14,7 +14,7 @@ import type { CenecaEvent } from '../../src/core/events';
 import { QdrantSource, type QdrantSourceOptions } from '../../src/core/sources/qdrant';
 import { deterministicEmbedding } from '../support/openai-standin';
 import { QdrantStandIn } from '../support/qdrant-standin';
-import { OpenAIStandIn, askAndCollect, makeEngine, ofType, openAIProvider, terminal } from '../support/fixtures';
+import { OpenAIStandIn, askAndCollect, makeEngine, ofType, openAIProvider, terminal, jsonReply, recordsOf, rowsOf } from '../support/fixtures';
 
 const REAL_URL = process.env.CENECA_QDRANT_URL;
 const REAL_KEY = process.env.CENECA_QDRANT_API_KEY || undefined;
@@ -122,21 +122,6 @@ function assertTopK(records: Record<string, unknown>[], expected: Ranked[], k: n
 }
 
 // ---- helpers ----------------------------------------------------------------------------------------------------
-
-function jsonReply(search: unknown, preface = 'This search finds the points.'): string {
-  return `${preface}\n\n\`\`\`json\n${JSON.stringify(search, null, 2)}\n\`\`\``;
-}
-
-function rowsOf(events: readonly CenecaEvent[]): unknown[][] {
-  return ofType(events, 'partial_results').flatMap((e) => e.rows);
-}
-
-/** Rows as objects keyed by the final column names. */
-function recordsOf(events: readonly CenecaEvent[]): Record<string, unknown>[] {
-  const withColumns = ofType(events, 'partial_results').filter((e) => e.columns);
-  const columns = withColumns[withColumns.length - 1]?.columns ?? [];
-  return rowsOf(events).map((row) => Object.fromEntries(columns.map((c, i) => [c.name, row[i] ?? null])));
-}
 
 function errorOf(events: readonly CenecaEvent[]): { code: string; phase: string; message: string; suggestion?: string } {
   const done = terminal(events);

@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import type { Engine } from '../../src/core/engine';
-import type { CenecaEvent } from '../../src/core/events';
 import { SlackSource } from '../../src/core/sources/slack';
 import { SlackStandIn, type StandInChannel, type StandInMessage } from '../support/slack-standin';
-import { OpenAIStandIn, askAndCollect, makeEngine, ofType, openAIProvider, terminal } from '../support/fixtures';
+import { OpenAIStandIn, askAndCollect, makeEngine, ofType, openAIProvider, terminal, jsonReply, rowsOf } from '../support/fixtures';
 
 const USER_TOKEN = 'xoxp-user';
 const BOT_TOKEN = 'xoxb-bot';
@@ -60,20 +59,12 @@ const USERS = [
   { id: 'U3', name: 'carol', real_name: 'Carol Chen' },
 ];
 
-function jsonReply(search: Record<string, unknown>, preface = 'This search finds the messages.'): string {
-  return `${preface}\n\n\`\`\`json\n${JSON.stringify(search, null, 2)}\n\`\`\``;
-}
-
 /** alice's database messages in #incidents from 2024-03-02 on (after:2024-03-01), newest first. */
 const ALICE_DB_SEARCH = { channels: ['#incidents'], query: 'database', from: '@alice', after: '2024-03-01', limit: 50 };
 const ALICE_DB_ROWS = [
   ['#incidents', 'alice', '2024-03-04T08:00:00.000Z', 'Postmortem for the database outage is up', `https://example.slack.com/archives/C0INCIDENT/p${at(4, 8).replace('.', '')}`],
   ['#incidents', 'alice', '2024-03-02T10:00:00.000Z', 'Database failover completed, latency is back', `https://example.slack.com/archives/C0INCIDENT/p${at(2, 10).replace('.', '')}`],
 ];
-
-function rowsOf(events: readonly CenecaEvent[]): unknown[][] {
-  return ofType(events, 'partial_results').flatMap((e) => e.rows);
-}
 
 describe('Slack source', function () {
   this.timeout(30_000);

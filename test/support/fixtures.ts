@@ -117,4 +117,23 @@ export function sqlReply(query: string, preface = 'This query answers the questi
   return `${preface}\n\n\`\`\`sql\n${query}\n\`\`\``;
 }
 
+/** A model reply holding a JSON query (MongoDB, Qdrant, Slack) or plan; a string goes in as it is (e.g. broken JSON). */
+export function jsonReply(value: unknown, preface = 'This query answers the question.'): string {
+  return `${preface}\n\n\`\`\`json\n${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n\`\`\``;
+}
+
+/** Every row the stream delivered, of one result or of all. */
+export function rowsOf(events: readonly CenecaEvent[], resultId?: string): unknown[][] {
+  return ofType(events, 'partial_results')
+    .filter((e) => resultId === undefined || e.resultId === resultId)
+    .flatMap((e) => e.rows);
+}
+
+/** Rows as objects keyed by the final column names. */
+export function recordsOf(events: readonly CenecaEvent[]): Record<string, unknown>[] {
+  const withColumns = ofType(events, 'partial_results').filter((e) => e.columns);
+  const columns = withColumns[withColumns.length - 1]?.columns ?? [];
+  return rowsOf(events).map((row) => Object.fromEntries(columns.map((c, i) => [c.name, row[i] ?? null])));
+}
+
 export { OpenAIStandIn, AnthropicStandIn };

@@ -55,6 +55,11 @@ export class DeferredSource implements DataSource {
     yield* (await this.source()).execute(query, options);
   }
 
+  async privilegeWarning(signal?: AbortSignal): Promise<string | undefined> {
+    const source = await this.source();
+    return source.privilegeWarning ? source.privilegeWarning(signal) : undefined;
+  }
+
   async ping(signal?: AbortSignal): Promise<void> {
     await (await this.source()).ping(signal);
   }

@@ -1,5 +1,24 @@
 import assert from 'node:assert/strict';
+import { DatabaseCatalog, type CatalogData } from '../../src/core/sources/postgres-catalog';
 import { validateReadOnlySql, type SqlValidation } from '../../src/core/sources/postgres-validate';
+
+/** The user tables these cases read, and nothing of the owner's: the rules below that are not about the catalog. */
+const TABLES = [
+  ...['orders', 'customers', 'regions', 'order_items', 'a', 'b', 'c', 'd', 't', 'u', 's', 'v', 'w', 'x', 'y', 'Customer', 'products', 'events', 'items', 'sales', 'employees', 'users', 'logs', 'big_table'].map((name) => ['public', name]),
+  ['Sales', 'Orders'],
+];
+function catalogOf(data: Partial<CatalogData> = {}): DatabaseCatalog {
+  return new DatabaseCatalog({
+    searchPath: ['pg_catalog', 'public'],
+    relations: TABLES.map(([schema, name]) => ({ schema: schema!, name: name!, ownerTypes: [name!] })),
+    functions: [],
+    operators: [],
+    casts: [],
+    riskyTypes: [],
+    ...data,
+  });
+}
+const PLAIN = catalogOf();
 
 interface Case {
   name: string;
@@ -9,7 +28,7 @@ interface Case {
 }
 
 async function expectAccepted(c: Case): Promise<SqlValidation> {
-  const result = await validateReadOnlySql(c.sql);
+  const result = await validateReadOnlySql(c.sql, PLAIN);
   assert.deepEqual(result.problems, [], `${c.name} should be accepted: ${c.sql}`);
   assert.equal(result.ok, true, c.name);
   assert.ok(result.statement, `${c.name}: statement is set`);
@@ -19,7 +38,7 @@ async function expectAccepted(c: Case): Promise<SqlValidation> {
 }
 
 async function expectRefused(c: Case): Promise<SqlValidation> {
-  const result = await validateReadOnlySql(c.sql);
+  const result = await validateReadOnlySql(c.sql, PLAIN);
   assert.equal(result.ok, false, `${c.name} should be refused: ${c.sql}`);
   assert.ok(result.problems.length > 0, `${c.name}: has problems`);
   for (const fragment of c.expect ?? []) {
@@ -46,7 +65,7 @@ function refuseGroup(title: string, cases: Case[]): void {
 describe('validateReadOnlySql', () => {
   it('handles concurrent first calls (the parser is loaded once and shared)', async () => {
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => validateReadOnlySql(i % 2 === 0 ? `SELECT ${i}` : 'SELECT pg_sleep(1)')),
+      Array.from({ length: 20 }, (_, i) => validateReadOnlySql(i % 2 === 0 ? `SELECT ${i}` : 'SELECT pg_sleep(1)', PLAIN)),
     );
     results.forEach((r, i) => assert.equal(r.ok, i % 2 === 0));
   });
@@ -118,7 +137,7 @@ describe('validateReadOnlySql', () => {
         ['SELECT \';\'', 'SELECT \';\''],
       ];
       for (const [sql, statement] of cases) {
-        const result = await validateReadOnlySql(sql);
+        const result = await validateReadOnlySql(sql, PLAIN);
         assert.equal(result.ok, true, sql);
         assert.equal(result.statement, statement, sql);
       }
@@ -269,7 +288,7 @@ describe('validateReadOnlySql', () => {
         'DELETE inside the query is not allowed: data-modifying statements are not allowed, not even inside WITH',
         'function pg_sleep() is not allowed: it has side effects or server access',
         'function lo_unlink() is not allowed: it has side effects or server access',
-        'relation pg_shadow is not allowed: it exposes credentials or server configuration',
+        "relation pg_shadow is not allowed: of the system catalogs only a few structural views may be read (it may expose credentials, server configuration or other sessions' work)",
         'locking clause FOR UPDATE is not allowed: it takes row locks; remove it',
       ].sort());
     });
@@ -283,6 +302,60 @@ describe('validateReadOnlySql', () => {
       const result = await expectRefused({ name: 'syntax', sql: 'SELECT FROM WHERE' });
       assert.equal(result.statement, undefined);
       assert.equal(result.problems.length, 1);
+    });
+  });
+
+  describe('against the catalog of a database with objects of its own', () => {
+    const citext = catalogOf({
+      relations: [
+        ...TABLES.map(([schema, name]) => ({ schema: schema!, name: name!, ownerTypes: [name!] })),
+        { schema: 'public', name: 'accounts', ownerTypes: ['accounts', 'citext'] },
+        { schema: 'app', name: 'hidden', ownerTypes: ['hidden'] },
+      ],
+      functions: [
+        // an extension's overload takes its own type: it can only win when a citext value is involved
+        { schema: 'public', name: 'replace', signature: 'replace(citext, citext, citext)', arguments: 3, ownerTypes: ['citext'] },
+        // an overload on built-in types competes with the built-in for every call of the name
+        { schema: 'public', name: 'upper', signature: 'upper(integer)', arguments: 1, ownerTypes: [] },
+        { schema: 'app', name: 'lower', signature: 'lower(integer)', arguments: 1, ownerTypes: [] },
+      ],
+      operators: [{ schema: 'public', name: '=', function: 'public.citext_eq(citext, citext)', ownerTypes: ['citext'] }],
+      casts: [{ source: 'text', target: 'integer', targetType: 'int4', function: 'public.parse_int(text)', implicit: false, ownerTypes: [] }],
+      riskyTypes: [{ schema: 'public', name: 'money2', why: 'a base type with its own input and output functions' }],
+    });
+
+    async function problemsOf(sql: string): Promise<string[]> {
+      return (await validateReadOnlySql(sql, citext)).problems;
+    }
+
+    it('refuses a name the owner overloaded on built-in types, and accepts it qualified with pg_catalog', async () => {
+      assert.match((await problemsOf('SELECT upper(name) FROM customers')).join(), /public\.upper\(integer\)/);
+      assert.deepEqual(await problemsOf('SELECT pg_catalog.upper(name) FROM customers'), []);
+    });
+
+    it('an overload in a schema off the search path cannot be reached unqualified', async () => {
+      assert.deepEqual(await problemsOf('SELECT lower(name) FROM customers'), []);
+    });
+
+    it('an extension overload on its own type is refused only when a value of that type is involved', async () => {
+      assert.deepEqual(await problemsOf("SELECT replace(name, 'a', 'b') FROM customers WHERE id = 1"), []);
+      assert.match((await problemsOf("SELECT replace(email, 'a', 'b') FROM accounts")).join(), /public\.replace\(citext, citext, citext\)/);
+      assert.match((await problemsOf("SELECT id FROM accounts WHERE email = 'x'")).join(), /operator = is not allowed/);
+    });
+
+    it('refuses a cast the owner defined to a built-in type, and a cast to a risky type of theirs', async () => {
+      assert.match((await problemsOf("SELECT '1'::int")).join(), /public\.parse_int\(text\)/);
+      assert.match((await problemsOf("SELECT '1'::money2")).join(), /public\.money2/);
+    });
+
+    it('resolves relations by the search path: off-path tables need their schema', async () => {
+      assert.match((await problemsOf('SELECT * FROM hidden')).join(), /relation hidden is not allowed/);
+      assert.deepEqual(await problemsOf('SELECT * FROM app.hidden'), []);
+    });
+
+    it('a recursive CTE sees itself; a plain one does not see the ones after it', async () => {
+      assert.deepEqual(await problemsOf('WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r'), []);
+      assert.match((await problemsOf('WITH first AS (SELECT * FROM pg_shadow2), pg_shadow2 AS (SELECT 1) SELECT * FROM first')).join(), /pg_shadow2/);
     });
   });
 });

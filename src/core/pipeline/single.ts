@@ -273,6 +273,7 @@ export class QuestionRun {
       throw new PipelineError('source_unavailable', errorText(error), 'schema', `check the connection settings of "${source.id}" and that the database is reachable`);
     }
     onProgress(1);
+    await this.warnAboutPrivileges(source);
     const ranked = source.searchSchema(snapshot, question, this.context.settings.schemaTables);
     this.scope.emit({
       type: 'schema_chunks',
@@ -285,6 +286,12 @@ export class QuestionRun {
       })),
     });
     return ranked;
+  }
+
+  /** Says once per question when the connection's role could do more than read (a failed check is not an error). */
+  private async warnAboutPrivileges(source: DataSource): Promise<void> {
+    const warning = await source.privilegeWarning?.(this.signal).catch(() => undefined);
+    if (warning) this.scope.emit({ type: 'status', phase: 'schema', message: `warning: ${warning}` });
   }
 
   async generateAndExecute(source: DataSource, question: string, tables: RankedTable[], extras?: OperationExtras): Promise<ExecutedResult> {
@@ -341,7 +348,7 @@ export class QuestionRun {
     const runs: ValidRun[] = [];
     const problems: string[] = [];
     for (const run of bound.runs) {
-      const validation = await source.validate(run.query);
+      const validation = await this.checked(() => source.validate(run.query));
       if (!validation.ok || !validation.query) {
         problems.push(...(validation.problems.length > 0 ? validation.problems : ['the query is not allowed']));
         break;
@@ -359,6 +366,16 @@ export class QuestionRun {
         return { ok: false, phase: 'execute', code: 'execution_failed', problem: `the database rejected the query: ${error.message}` };
       }
       throw this.executionFailure(error);
+    }
+  }
+
+  /** A source that cannot check a query (its catalog is unreachable) ends the question with the source's own words. */
+  private async checked<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof SourceFailureError && !this.signal.aborted) throw new PipelineError(error.code, error.message, 'validate', error.suggestion);
+      throw error;
     }
   }
 

@@ -25,6 +25,8 @@ export function createDemoSource(): PostgresSource {
     connection: async (onProgress) => (await startDemoDatabase(onProgress)).url,
     // PGlite serves one statement at a time; a small pool keeps the socket server's queue short.
     poolSize: 2,
+    // A throwaway in-memory database, whose only role is its superuser.
+    warnAboutPrivileges: false,
   });
 }
 

@@ -8,12 +8,15 @@
  * pg_terminate_backend, pg_read_file, set_config, lo_from_bytea or dblink run
  * happily inside a read-only transaction.
  *
- * Note on what a *raw* parse tree is: names are not resolved against the
- * catalog, so an unqualified `upper(x)` is trusted to be the built-in
- * (PostgreSQL searches pg_catalog first unless search_path says otherwise);
- * schema-qualified calls outside pg_catalog are always refused.
+ * A *raw* parse tree names things; it does not say what they resolve to. So
+ * every name is checked against the database's own catalog (./postgres-catalog):
+ * a function, operator, cast or type the owner (or an extension) defined and
+ * that the statement may reach is refused, and relations must be ones the
+ * connection may read (an allowlist). Schema-qualified calls outside
+ * pg_catalog are always refused.
  */
 import type { FuncCall, ParseResult, RangeVar, RawStmt } from 'libpg-query';
+import type { DatabaseCatalog, OwnerObject } from './postgres-catalog';
 
 export interface SqlValidation {
   ok: boolean;
@@ -140,12 +143,15 @@ const DANGEROUS_FUNCTION_REASONS: Readonly<Record<string, string>> = {
 };
 const DANGEROUS_PREFIX = /^(pg_|lo_|dblink)/;
 
-/** Catalog relations that expose credentials, connection strings or server configuration. */
-const BLOCKED_RELATIONS: ReadonlySet<string> = new Set([
-  'pg_authid', 'pg_shadow', 'pg_user_mapping', 'pg_user_mappings', 'pg_hba_file_rules',
-  'pg_ident_file_mappings', 'pg_file_settings', 'pg_settings', 'pg_db_role_setting',
-  'pg_subscription', 'pg_largeobject', 'pg_config',
+/** Settings SHOW may read: none of them names a path, a file or another session's state. */
+const SHOWABLE_SETTINGS: ReadonlySet<string> = new Set([
+  'server_version', 'server_version_num', 'server_encoding', 'client_encoding', 'datestyle', 'intervalstyle',
+  'timezone', 'lc_monetary', 'lc_numeric', 'lc_time', 'standard_conforming_strings', 'integer_datetimes',
+  'max_identifier_length', 'transaction_isolation', 'transaction_read_only', 'statement_timeout', 'search_path',
 ]);
+
+/** TABLESAMPLE methods built into PostgreSQL (tsm_system_rows and friends are extensions). */
+const BUILT_IN_SAMPLE_METHODS: ReadonlySet<string> = new Set(['bernoulli', 'system']);
 
 /**
  * Raw-parse-tree node types that may appear inside an allowed query. Anything
@@ -201,7 +207,7 @@ const ALLOWED_KINDS = 'only a single SELECT (including VALUES, UNION/INTERSECT/E
  * effects. Never throws for bad SQL (bad SQL is reported in `problems`); only
  * rejects if the parser itself cannot be loaded.
  */
-export async function validateReadOnlySql(sql: string): Promise<SqlValidation> {
+export async function validateReadOnlySql(sql: string, catalog: DatabaseCatalog): Promise<SqlValidation> {
   if (sql.trim() === '') {
     return { ok: false, problems: ['the query is empty: write one SELECT statement'] };
   }
@@ -220,12 +226,14 @@ export async function validateReadOnlySql(sql: string): Promise<SqlValidation> {
   }
 
   const problems = new ProblemList();
+  const check: Check = { problems, catalog, pending: [], typesInPlay: new Set() };
   if (stmts.length > 1) {
     problems.add(`expected exactly one SQL statement but found ${stmts.length}: send a single SELECT statement with no other statements`);
   }
   for (const raw of stmts) {
-    checkTopLevel(raw.stmt, problems);
+    checkTopLevel(raw.stmt, check);
   }
+  reportOwnerObjectsInPlay(check);
 
   const result: SqlValidation = { ok: problems.items.length === 0, problems: problems.items };
   if (stmts.length === 1) {
@@ -248,7 +256,43 @@ class ProblemList {
   }
 }
 
-function checkTopLevel(stmt: unknown, problems: ProblemList): void {
+/** What one validation carries through the tree: the problems found, and the database's catalog. */
+interface Check {
+  problems: ProblemList;
+  catalog: DatabaseCatalog;
+  /**
+   * The owner's objects a name in the statement may resolve to. One whose arguments are all built-in types competes
+   * with the built-in for any call; one that takes an owner's type only when a value of that type is involved —
+   * which is known once the whole statement is walked (`typesInPlay`).
+   */
+  pending: Array<{ owners: readonly OwnerObject[]; describe: (owners: string) => string }>;
+  /** The owner's types the statement involves: of the relations it reads and the types it names. */
+  typesInPlay: Set<string>;
+}
+
+function refuseIfReachable(check: Check, owners: readonly OwnerObject[], describe: (owners: string) => string): void {
+  if (owners.length > 0) check.pending.push({ owners, describe });
+}
+
+function reportOwnerObjectsInPlay(check: Check): void {
+  const reachable = (owners: readonly OwnerObject[]): OwnerObject[] =>
+    owners.filter((o) => o.ownerTypes.length === 0 || o.ownerTypes.some((t) => check.typesInPlay.has(t)));
+  for (const { owners, describe } of check.pending) {
+    const found = reachable(owners);
+    if (found.length > 0) check.problems.add(describe(listed(found)));
+  }
+  const casts = reachable(check.catalog.ownerImplicitCasts());
+  if (casts.length > 0) {
+    check.problems.add(`the query is not allowed: it involves values that this database converts implicitly with its own functions (${listed(casts)}); leave those columns out or convert them with built-in functions`);
+  }
+}
+
+/** The names of common table expressions in scope at a node (a FROM item by such a name reads the CTE). */
+type CteScope = ReadonlySet<string>;
+const NO_CTES: CteScope = new Set();
+
+function checkTopLevel(stmt: unknown, check: Check): void {
+  const { problems } = check;
   const wrapped = asWrappedNode(stmt);
   if (!wrapped) {
     problems.add(`unrecognised statement: ${ALLOWED_KINDS}`);
@@ -257,21 +301,32 @@ function checkTopLevel(stmt: unknown, problems: ProblemList): void {
   const [type, body] = wrapped;
   switch (type) {
     case 'SelectStmt':
-      walk(stmt, problems, false);
+      walk(stmt, check, false);
       return;
     case 'VariableShowStmt':
+      checkShow(body, problems);
       return;
     case 'ExplainStmt':
-      checkExplain(body, problems);
+      checkExplain(body, check);
       return;
     default:
       problems.add(`${statementName(type)} statements are not allowed: ${ALLOWED_KINDS}`);
       // Still report dangerous functions etc. inside, but not every unusual node of a statement we refuse anyway.
-      walk(body, problems, true);
+      walk(body, check, true);
   }
 }
 
-function checkExplain(body: Record<string, unknown>, problems: ProblemList): void {
+function checkShow(body: Record<string, unknown>, problems: ProblemList): void {
+  const name = typeof body.name === 'string' ? body.name.toLowerCase() : '';
+  if (name === 'all') {
+    problems.add('SHOW ALL is not allowed: it discloses every server setting; SHOW one of: ' + [...SHOWABLE_SETTINGS].join(', '));
+  } else if (!SHOWABLE_SETTINGS.has(name)) {
+    problems.add(`SHOW ${name} is not allowed: only these settings may be shown: ${[...SHOWABLE_SETTINGS].join(', ')}`);
+  }
+}
+
+function checkExplain(body: Record<string, unknown>, check: Check): void {
+  const { problems } = check;
   const options = Array.isArray(body.options) ? body.options : [];
   for (const option of options) {
     const def = asWrappedNode(option);
@@ -285,10 +340,10 @@ function checkExplain(body: Record<string, unknown>, problems: ProblemList): voi
   if (!inner || inner[0] !== 'SelectStmt') {
     const what = inner ? statementName(inner[0]) : 'an unrecognised statement';
     problems.add(`EXPLAIN is only allowed for SELECT queries, not for ${what}`);
-    if (inner) walk(inner[1], problems, true);
+    if (inner) walk(inner[1], check, true);
     return;
   }
-  walk(body.query, problems, false);
+  walk(body.query, check, false);
 }
 
 /** `EXPLAIN (ANALYZE false)` / `off` / `0` is harmless; anything else counts as ANALYZE. */
@@ -312,45 +367,91 @@ function isFalseOption(arg: unknown): boolean {
  * Wrapped nodes look like `{ "FuncCall": { … } }`; some fields hold bare node
  * bodies (e.g. SelectStmt.larg/rarg, withClause, intoClause, over), which are
  * walked like any other object. Field names are camelCase / snake_case, node
- * type keys start with an upper-case letter.
+ * type keys start with an upper-case letter. Each node carries the CTE names in
+ * scope there: a WITH list is visible to its query, and to its own members
+ * (all of them when RECURSIVE, else those before each).
  */
-function walk(root: unknown, problems: ProblemList, insideRefusedStatement: boolean): void {
-  const stack: unknown[] = [root];
+function walk(root: unknown, check: Check, insideRefusedStatement: boolean): void {
+  const stack: Array<[unknown, CteScope]> = [[root, NO_CTES]];
   while (stack.length > 0) {
-    const value = stack.pop();
+    const [value, scope] = stack.pop()!;
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) stack.push(value[i]);
+      for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], scope]);
       continue;
     }
     if (!isRecord(value)) continue;
 
     // A bare SelectStmt body (set-operation branches are not wrapped) or a wrapped one.
     if ('intoClause' in value && value.intoClause !== undefined) {
-      problems.add('SELECT … INTO is not allowed: it creates a table; remove the INTO clause');
+      check.problems.add('SELECT … INTO is not allowed: it creates a table; remove the INTO clause');
     }
 
+    const withClause = isRecord(value.withClause) ? value.withClause : undefined;
+    const inner = withClause ? pushCtes(withClause, scope, stack) : scope;
     const keys = Object.keys(value);
     for (let i = keys.length - 1; i >= 0; i--) {
       const key = keys[i];
+      if (withClause && key === 'withClause') continue;
       const child = value[key];
       if (isNodeTypeName(key) && isRecord(child)) {
-        checkNode(key, child, problems, insideRefusedStatement);
+        checkNode(key, child, check, inner, insideRefusedStatement);
       }
-      stack.push(child);
+      stack.push([child, inner]);
     }
   }
 }
 
-function checkNode(type: string, body: Record<string, unknown>, problems: ProblemList, insideRefusedStatement: boolean): void {
+/** Pushes a WITH list's members with the scope each sees; returns the scope of the query that owns it. */
+function pushCtes(withClause: Record<string, unknown>, outer: CteScope, stack: Array<[unknown, CteScope]>): CteScope {
+  const ctes = Array.isArray(withClause.ctes) ? withClause.ctes : [];
+  const names = ctes.map((cte) => {
+    const body = asWrappedNode(cte);
+    return body && typeof body[1].ctename === 'string' ? body[1].ctename : '';
+  });
+  const all = new Set([...outer, ...names]);
+  for (let i = ctes.length - 1; i >= 0; i--) {
+    stack.push([ctes[i], withClause.recursive === true ? all : new Set([...outer, ...names.slice(0, i)])]);
+  }
+  return all;
+}
+
+function checkNode(type: string, body: Record<string, unknown>, check: Check, scope: CteScope, insideRefusedStatement: boolean): void {
+  const { problems } = check;
   switch (type) {
     case 'FuncCall':
-      checkFunctionCall(body as FuncCall, problems);
+      checkFunctionCall(body as FuncCall, check);
       return;
     case 'RangeVar':
-      checkRelation(body as RangeVar, problems);
+      checkRelation(body as RangeVar, check, scope);
       return;
     case 'A_Expr':
-      checkOperator(body, problems);
+      checkOperator(body, check);
+      return;
+    case 'SubLink':
+      checkOperatorNames(body.operName, check);
+      return;
+    case 'SortBy':
+      checkOperatorNames(body.useOp, check);
+      return;
+    case 'CaseExpr':
+      // `CASE x WHEN v` compares with the operator named `=` that the search path finds.
+      if (body.arg !== undefined) checkOperatorName('=', false, check);
+      return;
+    case 'JoinExpr':
+      if (body.usingClause !== undefined || body.isNatural === true) checkOperatorName('=', false, check);
+      return;
+    case 'ColumnRef':
+      checkAttributeNotation(body.fields, check);
+      return;
+    case 'A_Indirection':
+      checkAttributeNotation(body.indirection, check);
+      return;
+    case 'TypeCast':
+    case 'ColumnDef':
+      checkType(body.typeName, check);
+      return;
+    case 'RangeTableSample':
+      checkSampleMethod(body.method, problems);
       return;
     case 'LockingClause':
       problems.add(`locking clause ${lockingClauseName(body.strength)} is not allowed: it takes row locks; remove it`);
@@ -373,7 +474,8 @@ function checkNode(type: string, body: Record<string, unknown>, problems: Proble
   }
 }
 
-function checkFunctionCall(call: FuncCall, problems: ProblemList): void {
+function checkFunctionCall(call: FuncCall, check: Check): void {
+  const { problems, catalog } = check;
   const parts = nameParts(call.funcname);
   if (!parts || parts.length === 0) {
     problems.add('a function call with an unrecognised name is not allowed');
@@ -385,7 +487,17 @@ function checkFunctionCall(call: FuncCall, problems: ProblemList): void {
     problems.add(`function ${shown} is not allowed: only built-in functions may be called, unqualified or qualified with pg_catalog`);
     return;
   }
-  if (ALLOWED_FUNCTIONS.has(name)) return;
+  if (ALLOWED_FUNCTIONS.has(name)) {
+    const qualified = parts.length === 2;
+    refuseIfReachable(check, catalog.ownerFunctions(name, qualified), (owners) =>
+      qualified
+        ? `function ${shown} is not allowed: it is not a built-in here; this database created ${owners} in pg_catalog`
+        : `function ${shown} is not allowed: this database defines ${owners}, which the call may run instead of the built-in; call pg_catalog.${name}(…) for the built-in`,
+    );
+    // `int4(x)` is also a cast when no function takes x's type as it is.
+    if ((call.args?.length ?? 0) === 1) checkCastTo(name, check);
+    return;
+  }
   const reason = Object.prototype.hasOwnProperty.call(DANGEROUS_FUNCTION_REASONS, name)
     ? DANGEROUS_FUNCTION_REASONS[name]
     : undefined;
@@ -398,20 +510,86 @@ function checkFunctionCall(call: FuncCall, problems: ProblemList): void {
   }
 }
 
-function checkRelation(rel: RangeVar, problems: ProblemList): void {
-  const name = (rel.relname ?? '').toLowerCase();
-  if (BLOCKED_RELATIONS.has(name)) {
-    const shown = rel.schemaname ? `${rel.schemaname}.${rel.relname ?? ''}` : name;
-    problems.add(`relation ${shown} is not allowed: it exposes credentials or server configuration`);
+function checkRelation(rel: RangeVar, check: Check, scope: CteScope): void {
+  const name = rel.relname ?? '';
+  if (!rel.schemaname && !rel.catalogname && scope.has(name)) return; // a CTE of the query
+  if (rel.catalogname) {
+    check.problems.add(`relation ${rel.catalogname}.${rel.schemaname ?? ''}.${name} is not allowed: name tables by schema and table only`);
+    return;
+  }
+  const resolution = check.catalog.resolveRelation(rel.schemaname || undefined, name);
+  if (!resolution.ok) check.problems.add(resolution.reason);
+  else for (const type of resolution.ownerTypes) check.typesInPlay.add(type);
+}
+
+/** `OPERATOR(myschema.+)` may call any user-defined function, and so may an unqualified operator the owner defined. */
+function checkOperator(expr: Record<string, unknown>, check: Check): void {
+  const parts = nameParts(expr.name);
+  if (!parts || parts.length === 0) return;
+  const kind = typeof expr.kind === 'string' ? expr.kind : '';
+  if (kind.startsWith('AEXPR_BETWEEN') || kind.startsWith('AEXPR_NOT_BETWEEN')) {
+    // BETWEEN is spelled as a keyword but compares with the operators named below.
+    for (const op of ['<', '>', '<=', '>=']) checkOperatorName(op, false, check);
+    return;
+  }
+  checkOperatorNames(expr.name, check);
+}
+
+function checkOperatorNames(list: unknown, check: Check): void {
+  const parts = nameParts(list);
+  if (!parts || parts.length === 0) return;
+  if (parts.length > 1 && !(parts.length === 2 && parts[0] === 'pg_catalog')) {
+    check.problems.add(`operator OPERATOR(${parts.join('.')}) is not allowed: only built-in operators may be used`);
+    return;
+  }
+  checkOperatorName(parts[parts.length - 1]!, parts.length === 2, check);
+}
+
+function checkOperatorName(name: string, qualifiedWithPgCatalog: boolean, check: Check): void {
+  refuseIfReachable(check, check.catalog.ownerOperators(name, qualifiedWithPgCatalog), (owners) =>
+    `operator ${name} is not allowed: this database defines ${owners}, which the expression may run; use built-in operators and functions`,
+  );
+}
+
+/** `t.f` (and `(t).f`) calls the function f(t) when t has no column f. */
+function checkAttributeNotation(fields: unknown, check: Check): void {
+  if (!Array.isArray(fields) || fields.length < 2) return;
+  const last = asWrappedNode(fields[fields.length - 1]);
+  if (!last || last[0] !== 'String' || typeof last[1].sval !== 'string') return;
+  const field = last[1].sval;
+  refuseIfReachable(check, check.catalog.ownerFunctions(field, false, 1), (owners) =>
+    `the reference ….${field} is not allowed: written on a row it calls ${owners}, a function defined in this database; name a column instead`,
+  );
+}
+
+function checkType(typeName: unknown, check: Check): void {
+  if (!isRecord(typeName)) return;
+  const parts = nameParts(typeName.names);
+  if (!parts || parts.length === 0) return;
+  const risky = check.catalog.riskyType(parts);
+  if (risky) check.problems.add(`the type ${risky.shown} is not allowed in a query: it is ${risky.why}, defined in this database`);
+  const name = parts[parts.length - 1]!;
+  check.typesInPlay.add(name);
+  checkCastTo(name, check);
+}
+
+function checkCastTo(typeName: string, check: Check): void {
+  refuseIfReachable(check, check.catalog.ownerCastsTo(typeName), (casts) =>
+    `a cast to ${typeName} is not allowed here: this database defines ${casts}, which the cast may run; compare or convert the value another way`,
+  );
+}
+
+function checkSampleMethod(method: unknown, problems: ProblemList): void {
+  const parts = nameParts(method);
+  const name = parts?.[parts.length - 1] ?? '';
+  if (!parts || parts.length > 1 || !BUILT_IN_SAMPLE_METHODS.has(name)) {
+    problems.add(`TABLESAMPLE ${parts?.join('.') ?? '(unknown)'} is not allowed: only the built-in BERNOULLI and SYSTEM methods`);
   }
 }
 
-/** `OPERATOR(myschema.+)` may call any user-defined function; built-in operators are fine. */
-function checkOperator(expr: Record<string, unknown>, problems: ProblemList): void {
-  const parts = nameParts(expr.name);
-  if (parts && parts.length > 1 && !(parts.length === 2 && parts[0] === 'pg_catalog')) {
-    problems.add(`operator OPERATOR(${parts.join('.')}) is not allowed: only built-in operators may be used`);
-  }
+function listed(objects: ReadonlyArray<{ shown: string }>): string {
+  const shown = [...new Set(objects.map((o) => o.shown))];
+  return shown.length <= 3 ? shown.join(', ') : `${shown.slice(0, 3).join(', ')} and ${shown.length - 3} more`;
 }
 
 // ---------------------------------------------------------------------------

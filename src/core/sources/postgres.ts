@@ -12,9 +12,11 @@ import type { CompletionRequest } from '../llm/provider';
 import { formatSchemaForPrompt } from '../schema/format';
 import { searchSchema } from '../schema/search';
 import type { ColumnInfo, ForeignKey, RankedTable, SchemaSnapshot, TableInfo } from '../schema/types';
+import { loadCatalog, type DatabaseCatalog } from './postgres-catalog';
 import { validateReadOnlySql } from './postgres-validate';
 import {
   QueryExecutionError,
+  SourceFailureError,
   StatementTimeoutError,
   type CostEstimate,
   type DataSource,
@@ -35,6 +37,8 @@ export interface PostgresSourceOptions {
   /** Batching by size and by time (see BatchSizer). */
   batching?: Partial<BatchPolicy>;
   poolSize?: number;
+  /** Whether to warn when the role could write (off for the embedded demo, a throwaway superuser database). */
+  warnAboutPrivileges?: boolean;
 }
 
 export interface BatchPolicy {
@@ -82,6 +86,9 @@ export class PostgresSource implements DataSource {
   private poolPromise?: Promise<pg.Pool>;
   private readonly snapshots = new SnapshotCache((onProgress) => this.loadSnapshot(onProgress));
   private readonly typeNames = new Map<number, string>();
+  /** What statements can invoke in this database (the owner's functions, operators, casts; readable relations). */
+  private catalogPromise?: Promise<DatabaseCatalog>;
+  private privilegePromise?: Promise<string | undefined>;
 
   constructor(options: PostgresSourceOptions) {
     this.options = options;
@@ -94,6 +101,7 @@ export class PostgresSource implements DataSource {
   }
 
   introspect(options: IntrospectOptions = {}): Promise<SchemaSnapshot> {
+    if (options.refresh) this.catalogPromise = undefined;
     return this.snapshots.get(options);
   }
 
@@ -111,8 +119,22 @@ export class PostgresSource implements DataSource {
   }
 
   async validate(query: string): Promise<QueryValidation> {
-    const result = await validateReadOnlySql(query);
+    const result = await validateReadOnlySql(query, await this.catalog());
     return { ok: result.ok, problems: result.problems, query: result.statement };
+  }
+
+  /** Read once per connection (and again after a schema refresh); a failed read is retried by the next question. */
+  private catalog(): Promise<DatabaseCatalog> {
+    if (!this.catalogPromise) {
+      const loading = this.inReadOnlyTransaction(new AbortController().signal, (client) => loadCatalog(client)).catch((error: unknown) => {
+        throw new SourceFailureError('source_unavailable', `could not read the catalog of ${this.name} to check the query: ${errorMessage(error)}`, `check that "${this.id}" is reachable and the role may read pg_catalog`);
+      });
+      this.catalogPromise = loading;
+      loading.catch(() => {
+        if (this.catalogPromise === loading) this.catalogPromise = undefined;
+      });
+    }
+    return this.catalogPromise;
   }
 
   async estimateCost(query: string, signal: AbortSignal, params: readonly unknown[] = []): Promise<CostEstimate | undefined> {
@@ -168,6 +190,18 @@ export class PostgresSource implements DataSource {
     }
   }
 
+  privilegeWarning(): Promise<string | undefined> {
+    if (this.options.warnAboutPrivileges === false) return Promise.resolve(undefined);
+    if (!this.privilegePromise) {
+      const checking = this.inReadOnlyTransaction(new AbortController().signal, async (client) => describePrivileges((await client.query<PrivilegeRow>(PRIVILEGES_SQL)).rows[0]));
+      this.privilegePromise = checking;
+      checking.catch(() => {
+        if (this.privilegePromise === checking) this.privilegePromise = undefined;
+      });
+    }
+    return this.privilegePromise;
+  }
+
   async ping(signal?: AbortSignal): Promise<void> {
     const pool = await this.pool();
     const client = await connectClient(pool);
@@ -182,6 +216,8 @@ export class PostgresSource implements DataSource {
   async close(): Promise<void> {
     const pool = this.poolPromise;
     this.poolPromise = undefined;
+    this.catalogPromise = undefined;
+    this.privilegePromise = undefined;
     this.snapshots.clear();
     if (pool) await (await pool.catch(() => undefined))?.end();
   }
@@ -383,6 +419,41 @@ function readPlan(queryPlan: unknown): PlanNode {
   const parsed: unknown = typeof queryPlan === 'string' ? JSON.parse(queryPlan) : queryPlan;
   const first = Array.isArray(parsed) ? (parsed[0] as { Plan?: PlanNode } | undefined) : undefined;
   return first?.Plan ?? {};
+}
+
+/**
+ * One catalog query: is the role a superuser, may it write any table, create objects, or does it hold the
+ * predefined roles that read files or write everything? (pg_write_all_data exists from PostgreSQL 14.)
+ */
+const PRIVILEGES_SQL = `
+SELECT current_user AS role, r.rolsuper AS superuser,
+       EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+                 AND has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')) AS writes_tables,
+       EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+                 AND has_schema_privilege(n.oid, 'CREATE')) AS creates_objects,
+       ARRAY(SELECT g.rolname::text FROM pg_roles g
+             WHERE g.rolname IN ('pg_write_all_data', 'pg_write_server_files', 'pg_execute_server_program', 'pg_read_server_files')
+               AND pg_has_role(current_user, g.oid, 'USAGE')) AS powerful_roles
+FROM pg_roles r WHERE r.rolname = current_user`;
+
+interface PrivilegeRow {
+  role: string;
+  superuser: boolean;
+  writes_tables: boolean;
+  creates_objects: boolean;
+  powerful_roles: string[];
+}
+
+function describePrivileges(row: PrivilegeRow | undefined): string | undefined {
+  if (!row) return undefined;
+  const powers: string[] = [];
+  if (row.superuser) powers.push('is a superuser');
+  if (row.writes_tables) powers.push('may change tables');
+  if (row.creates_objects) powers.push('may create objects in a schema');
+  if (row.powerful_roles.length > 0) powers.push(`is a member of ${row.powerful_roles.join(', ')}`);
+  if (powers.length === 0) return undefined;
+  return `the role "${row.role}" ${powers.join(', ')}: Ceneca's read-only checks are then the only guard; connect with a read-only role (see "A read-only role" in the README)`;
 }
 
 const RELATIONS_SQL = `

@@ -77,6 +77,11 @@ export interface DataSource {
   execute(query: string, options: ExecuteOptions): AsyncIterable<RowBatch>;
   /** Checks the connection works (for "Test Connection"). */
   ping(signal?: AbortSignal): Promise<void>;
+  /**
+   * Why the connection's role is more powerful than a read-only question needs (a superuser, write grants), or
+   * undefined when it is not; checked once per connection, shown by Test Connection and before a question.
+   */
+  privilegeWarning?(signal?: AbortSignal): Promise<string | undefined>;
   close(): Promise<void>;
 }
 

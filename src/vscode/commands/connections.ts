@@ -111,7 +111,14 @@ async function testConnection(services: Services, target: unknown): Promise<void
     return;
   }
   services.log.info(`test connection ${source.id}: ok`);
-  void vscode.window.showInformationMessage(`Ceneca: connected to "${source.name}" (${Date.now() - started} ms).`);
+  const connected = `Ceneca: connected to "${source.name}" (${Date.now() - started} ms)`;
+  const warning = await source.privilegeWarning?.().catch(() => undefined);
+  if (warning) {
+    services.log.warn(`test connection ${source.id}: ${warning}`);
+    void vscode.window.showWarningMessage(`${connected}, but ${warning}.`);
+  } else {
+    void vscode.window.showInformationMessage(`${connected}.`);
+  }
 }
 
 async function refreshSchema(services: Services, target: unknown): Promise<void> {
